@@ -1,0 +1,154 @@
+"""Link formation of the synthetic world.
+
+Sellers are drawn by a three-step gravity process (paper eqs. 13–15): an input industry from the buyer
+industry's input–output row, a source municipality with probability ∝ supply mass × distance^(−decay_s),
+then a seller in that municipality ∝ its attractiveness. Everything is vectorised: each step is a
+searchsorted on cumulative weights, so millions of links take seconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from etl.geo import haversine_km
+
+
+def categorical_rows(cum_rows: np.ndarray, row_of: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Sample one column per draw from row-normalised cumulative weights ``cum_rows`` (R×C)."""
+    n_rows, n_cols = cum_rows.shape
+    flat = (cum_rows + np.arange(n_rows)[:, None]).ravel()
+    pos = np.searchsorted(flat, row_of + rng.random(len(row_of)) * (1 - 1e-12), side="right")
+    return np.minimum(pos - row_of * n_cols, n_cols - 1)
+
+
+@dataclass
+class GravityWorld:
+    """Precomputed supply side for one vintage: sellers sorted by (input industry, municipality)."""
+
+    firm_ind3: np.ndarray  # int index of 3-digit industry per firm
+    firm_muni: np.ndarray  # int index of municipality per firm
+    attract: np.ndarray  # attractiveness (0 for firms not alive)
+    muni_dist: np.ndarray  # M×M km, intra-municipality effective distance on the diagonal
+    decay: np.ndarray  # decay per 3-digit industry index
+    io_cum: np.ndarray  # buyer ind3 × input ind3 cumulative weights (rows normalised)
+    io_cum_tilted: np.ndarray | None = None  # same for import starters (Rauch tilt, eq. 19)
+
+    def __post_init__(self) -> None:
+        n_m = self.muni_dist.shape[0]
+        key = self.firm_ind3.astype(np.int64) * n_m + self.firm_muni
+        alive = self.attract > 0
+        order = np.flatnonzero(alive)[np.argsort(key[alive], kind="stable")]
+        self._order = order
+        self._key_sorted = key[order]
+        self._cum = np.cumsum(self.attract[order])
+        n_ind = self.io_cum.shape[1]
+        self._supply = np.zeros((n_ind, n_m))
+        np.add.at(self._supply, (self.firm_ind3[alive], self.firm_muni[alive]), self.attract[alive])
+
+    def sample(self, buyers: np.ndarray, rng: np.random.Generator, tilted: np.ndarray | None = None) -> np.ndarray:
+        """One seller (firm index) per entry of ``buyers``; -1 where no seller could be drawn."""
+        buyer_ind = self.firm_ind3[buyers]
+        ind = categorical_rows(self.io_cum, buyer_ind, rng)
+        if tilted is not None and tilted.any() and self.io_cum_tilted is not None:
+            ind[tilted] = categorical_rows(self.io_cum_tilted, buyer_ind[tilted], rng)
+        muni = np.full(len(buyers), -1)
+        bmuni = self.firm_muni[buyers]
+        for s in np.unique(ind):
+            sel = np.flatnonzero(ind == s)
+            supply = np.flatnonzero(self._supply[s] > 0)
+            if len(supply) == 0:
+                continue
+            rows, row_of = np.unique(bmuni[sel], return_inverse=True)
+            w = self._supply[s, supply][None, :] * self.muni_dist[np.ix_(rows, supply)] ** (-self.decay[s])
+            cum = np.cumsum(w, axis=1)
+            cum /= cum[:, -1:]
+            muni[sel] = supply[categorical_rows(cum, row_of, rng)]
+        out = np.full(len(buyers), -1)
+        ok = muni >= 0
+        key = ind[ok].astype(np.int64) * self.muni_dist.shape[0] + muni[ok]
+        lo = np.searchsorted(self._key_sorted, key, side="left")
+        hi = np.searchsorted(self._key_sorted, key, side="right")
+        c_lo = np.where(lo > 0, self._cum[np.maximum(lo - 1, 0)], 0.0)
+        c_hi = self._cum[hi - 1]
+        u = c_lo + rng.random(len(key)) * (c_hi - c_lo)
+        pos = np.clip(np.searchsorted(self._cum, u, side="right"), lo, hi - 1)
+        out[ok] = self._order[pos]
+        return out
+
+
+def municipality_distances(lat: np.ndarray, lon: np.ndarray, intra_km: np.ndarray) -> np.ndarray:
+    """Centroid-to-centroid distances with an effective intra-municipality distance on the diagonal."""
+    d = haversine_km(lat[:, None], lon[:, None], lat[None, :], lon[None, :])
+    np.fill_diagonal(d, intra_km)
+    return np.maximum(d, 1.0)
+
+
+def unique_pairs(seller: np.ndarray, buyer: np.ndarray, n: int, forbid: np.ndarray | None = None) -> np.ndarray:
+    """Mask of draws that are not self-links, not repeats of an earlier draw and not in ``forbid``
+    (sorted pair keys seller*n+buyer)."""
+    key = seller.astype(np.int64) * n + buyer
+    ok = (seller >= 0) & (seller != buyer)
+    _, first = np.unique(key, return_index=True)
+    keep = np.zeros(len(key), bool)
+    keep[first] = True
+    ok &= keep
+    if forbid is not None and len(forbid):
+        pos = np.searchsorted(forbid, key)
+        pos = np.minimum(pos, len(forbid) - 1)
+        ok &= forbid[pos] != key
+    return ok
+
+
+def report_scores(links: pd.DataFrame, sales: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Importance of each link to the buyer (seller's log sales + noise) and to the seller (buyer's)."""
+    noise = rng.gumbel(0, 0.4, (2, len(links)))
+    return (np.log(sales[links.seller.to_numpy()]) + noise[0], np.log(sales[links.buyer.to_numpy()]) + noise[1])
+
+
+def group_rank(group: np.ndarray, score: np.ndarray) -> np.ndarray:
+    """1-based rank of ``score`` (descending) within each ``group`` value, ties broken by position."""
+    order = np.lexsort((-score, group))
+    g = group[order]
+    start = np.r_[0, np.flatnonzero(g[1:] != g[:-1]) + 1]
+    first = np.repeat(start, np.diff(np.r_[start, len(g)]))
+    out = np.empty(len(g), np.int64)
+    out[order] = np.arange(len(g)) - first + 1
+    return out
+
+
+def assign_reports(buyer: np.ndarray, seller: np.ndarray, score_b: np.ndarray, score_s: np.ndarray,
+                   priority: np.ndarray, cap: int) -> tuple[np.ndarray, np.ndarray]:
+    """Which side reports each link, with at most ``cap`` supplier reports per buyer and ``cap`` customer
+    reports per seller (section 2: top 24 each).
+
+    Firms with at most ``cap`` partners report them all. A firm with more partners reports first the
+    links that its partners cannot report (priority links first, then by importance), then fills its
+    remaining places with its most important other links. Returns (by_buyer, by_seller) masks; links
+    with neither are unobservable in the data."""
+    n = int(max(buyer.max(initial=0), seller.max(initial=0))) + 1
+    by_b = np.bincount(buyer, minlength=n)[buyer] <= cap
+    by_s = np.bincount(seller, minlength=n)[seller] <= cap
+    pr = priority.astype(float) * 1e3
+    for side, group, score in (("b", buyer, score_b), ("s", seller, score_s)):
+        unc = np.flatnonzero(~(by_b | by_s))
+        if len(unc) == 0:
+            break
+        take = unc[group_rank(group[unc], pr[unc] + score[unc]) <= cap]
+        (by_b if side == "b" else by_s)[take] = True
+    for mask, group, score in ((by_b, buyer, score_b), (by_s, seller, score_s)):
+        used = np.bincount(group[mask], minlength=n)
+        rest = np.flatnonzero(~mask)
+        r = group_rank(group[rest], score[rest])
+        mask[rest[r <= cap - used[group[rest]]]] = True
+    return by_b, by_s
+
+
+def report_ranks(group: np.ndarray, score: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Rank (1 = most important) of each reported link within its reporter's list; 0 where not reported."""
+    out = np.zeros(len(group), np.int64)
+    idx = np.flatnonzero(mask)
+    out[idx] = group_rank(group[idx], score[idx])
+    return out

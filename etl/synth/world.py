@@ -1,0 +1,332 @@
+"""The synthetic TSR world: firms, both network vintages with the planted causal structure of
+Tables 7–9, import status, and the ground truth."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from etl.geo import haversine_km, municipalities
+
+from . import firms as fm
+from .industries import build_characteristics, build_io_weights, build_jsic, build_world_exports
+from .network import GravityWorld, assign_reports, municipality_distances, report_ranks, report_scores, unique_pairs
+from .params import Planted, Scale, Truth
+
+MAX_REPORTED = 24  # each firm reports its top 24 suppliers and top 24 customers (section 2)
+
+
+@dataclass
+class World:
+    scale: Scale
+    planted: Planted
+    truth: Truth
+    jsic: pd.DataFrame
+    characteristics: pd.DataFrame
+    io: pd.DataFrame
+    exports: pd.DataFrame
+    wes: pd.Series
+    firms: pd.DataFrame
+    links05: pd.DataFrame  # seller, buyer (firm indices), parent_child, rank_b, rank_s
+    links10: pd.DataFrame
+    buyer_panel: pd.DataFrame  # BSJBSA manufacturing buyers: status, D, shock
+
+
+def _io_cum(io: pd.DataFrame, ind_codes: np.ndarray, weight: pd.Series | None = None) -> np.ndarray:
+    pos = pd.Series(np.arange(len(ind_codes)), index=ind_codes)
+    m = np.zeros((len(ind_codes), len(ind_codes)))
+    w = io.w.to_numpy() if weight is None else io.w.to_numpy() * weight.reindex(io.input_jsic3).fillna(1).to_numpy()
+    m[pos[io.buyer_jsic3].to_numpy(), pos[io.input_jsic3].to_numpy()] = w
+    m[m.sum(1) == 0, :] = 1.0
+    c = np.cumsum(m, axis=1)
+    return c / c[:, -1:]
+
+
+def _decay(ind_codes: np.ndarray, ch: pd.DataFrame, p: Planted) -> np.ndarray:
+    """Distance decay per input industry, eq. (15): β θ_s ρ_s/(ρ_s−1) + γ φ_s θ_s."""
+    c = ch.set_index("jsic3").reindex(ind_codes)
+    ratio = (c.rho / (c.rho - 1)).fillna(1.328)
+    d = p.beta_comm * c.theta_cp * ratio + p.gamma_air * c.air_share * c.theta_cp
+    return d.fillna(p.decay_nonmfg).to_numpy()
+
+
+def _sample_links(gw: GravityWorld, buyers: np.ndarray, n: int, rng, forbid=None, tilted=None) -> pd.DataFrame:
+    sellers = gw.sample(buyers, rng, tilted)
+    ok = unique_pairs(sellers, buyers, n, forbid)
+    return pd.DataFrame({"seller": sellers[ok], "buyer": buyers[ok]})
+
+
+def _observable(links: pd.DataFrame) -> pd.DataFrame:
+    """Assign who reports each link (top-24 lists; continuing relationships first) and keep the links
+    that at least one side reports, with their report ranks."""
+    b, s = links.buyer.to_numpy(), links.seller.to_numpy()
+    pri = (links.kind == "continuing").to_numpy() if "kind" in links else np.zeros(len(links), bool)
+    by_b, by_s = assign_reports(b, s, links.sb.to_numpy(), links.ss.to_numpy(), pri, MAX_REPORTED)
+    vis = by_b | by_s
+    links = links[vis].reset_index(drop=True)
+    links["rank_b"] = report_ranks(links.buyer.to_numpy(), links.sb.to_numpy(), by_b[vis])
+    links["rank_s"] = report_ranks(links.seller.to_numpy(), links.ss.to_numpy(), by_s[vis])
+    return links
+
+
+def _visible_and_trim(links: pd.DataFrame, target: int, rng, trimmable: str | None = None) -> pd.DataFrame:
+    """Observable links, trimmed at random (among ``kind == trimmable`` links) to ``target``."""
+    links = _observable(links)
+    excess = len(links) - target
+    if excess > 0:
+        pool = np.arange(len(links)) if trimmable is None else np.flatnonzero(links.kind == trimmable)
+        if len(pool) < excess:
+            raise RuntimeError("synthetic world: not enough trimmable links to reach the target")
+        links = links.drop(index=rng.choice(pool, size=excess, replace=False)).reset_index(drop=True)
+        links = _observable(links)  # fewer links: reports re-assigned, every link stays observable
+    return links
+
+
+def _calibrated_degrees(n: int, total: int, p: Planted, cap: int, rng) -> np.ndarray:
+    """In-degrees with the planted Pareto tail whose sum is ``total`` (x_m found by bisection)."""
+    u = rng.random(n)
+    lo, hi = 0.3, 20.0
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        s = fm.pareto_floor(n, p.indegree_alpha, mid, cap, rng, u).sum()
+        lo, hi = (mid, hi) if s < total else (lo, mid)
+    return fm.pareto_floor(n, p.indegree_alpha, hi, cap, rng, u)
+
+
+def build_world(scale: Scale, seed: int, planted: Planted | None = None, progress=None) -> World:
+    p = planted or Planted()
+    rng = np.random.default_rng(seed)
+    truth = Truth(scale=scale.name, seed=seed, planted=p.as_dict())
+    step = progress or (lambda msg: None)
+
+    step("industries")
+    jsic = build_jsic(scale, rng)
+    ch = build_characteristics(jsic, rng)
+    io = build_io_weights(jsic, rng)
+    exports, wes = build_world_exports(jsic, p, rng)
+
+    step("firms")
+    n_total = scale.firms_2005 + scale.entrants_2010
+    f = fm.build_firms(n_total, scale.firms_2005, scale.exit_rate, jsic, ch.set_index("jsic3").theta_prime, rng)
+    ind_codes = np.sort(jsic.jsic3.unique())
+    f["ind_idx"] = pd.Series(np.arange(len(ind_codes)), index=ind_codes).reindex(f.jsic3).to_numpy()
+    size_score = np.log(f.sales05.to_numpy()) - np.log(f.groupby("jsic3").sales05.transform("median").to_numpy())
+    attract = fm.assign_by_rank(rng.pareto(p.attract_alpha, n_total) + 1.0, size_score, rng, 0.8)
+    f["attract"] = np.minimum(attract, np.quantile(attract, 1 - 2.0 / n_total))
+    muni = municipalities().reset_index(drop=True)
+    intra = _intra_distance(muni)
+    mdist = municipality_distances(muni.lat.to_numpy(), muni.lon.to_numpy(), intra)
+    decay = _decay(ind_codes, ch, p)
+    rauch = ch.set_index("jsic3").rauch.reindex(ind_codes).fillna(0)
+    io_cum = _io_cum(io, ind_codes)
+    io_tilt = _io_cum(io, ind_codes, pd.Series(1 + p.industry_rauch_tilt * rauch.to_numpy(), index=ind_codes))
+
+    def gravity(alive: np.ndarray) -> GravityWorld:
+        return GravityWorld(f.ind_idx.to_numpy(), f.muni_idx.to_numpy(), np.where(alive, f.attract, 0.0), mdist,
+                            decay, io_cum, io_tilt)
+
+    step("network 2005")
+    alive05 = f.alive05.to_numpy()
+    idx05 = np.flatnonzero(alive05)
+    has_sup = rng.random(len(idx05)) >= p.share_no_suppliers
+    buyers05 = idx05[has_sup]
+    gw05 = gravity(alive05)
+    factor = 1.08
+    for _ in range(6):  # oversample until the reported links reach the target, then trim to it
+        k = _calibrated_degrees(len(buyers05), int(scale.links_2005 * factor), p, scale.max_in_degree, rng)
+        k = fm.assign_by_rank(k, size_score[buyers05], rng, 0.7)
+        links05 = _sample_links(gw05, np.repeat(buyers05, k), n_total, rng)
+        links05["sb"], links05["ss"] = report_scores(links05, f.sales05.to_numpy(), rng)
+        links05 = _visible_and_trim(links05, scale.links_2005, rng)
+        if len(links05) >= scale.links_2005:
+            break
+        factor *= 1.02 * scale.links_2005 / len(links05)
+    links05["parent_child"] = rng.random(len(links05)) < p.parent_child_rate
+    f["employees"] = _employees(f, links05, rng)
+
+    step("import status and instrument")
+    panel = _import_status(f, links05, jsic, wes, scale, p, rng)
+    D = np.zeros(n_total)
+    D[panel.firm.to_numpy()] = panel.D.to_numpy()
+
+    step("network 2010")
+    links10, drops = _network_2010(f, links05, D, gravity, scale, p, rng, n_total, mdist)
+    truth.counts.update(_truth_counts(f, links05, links10, panel, drops))
+    truth.industries = {"n_jsic4": int(len(jsic)), "n_mfg_jsic4": int((jsic.manufacturing == 1).sum()),
+                        "n_mfg_jsic3": int(jsic.loc[jsic.manufacturing == 1, "jsic3"].nunique()),
+                        "theta_prime": ch.set_index("jsic3").theta_prime.round(6).to_dict(),
+                        "theta_firm": ch.set_index("jsic3").theta_firm.round(6).to_dict(),
+                        "decay": dict(zip(ind_codes, np.round(decay, 6), strict=True))}
+    return World(scale, p, truth, jsic, ch, io, exports, wes, f, links05, links10, panel)
+
+
+def _intra_distance(muni: pd.DataFrame) -> np.ndarray:
+    from etl.geo import towns
+
+    t = towns().merge(muni[["muni_code", "lat", "lon"]], on="muni_code", suffixes=("", "_c"))
+    t["d"] = haversine_km(t.lat, t.lon, t.lat_c, t.lon_c)
+    rms = t.groupby("muni_code").d.apply(lambda x: float(np.sqrt(np.mean(x**2))))
+    return np.maximum(rms.reindex(muni.muni_code).fillna(2.0).to_numpy(), 1.5)
+
+
+def _employees(f: pd.DataFrame, links05: pd.DataFrame, rng) -> np.ndarray:
+    """Employment rises with the number of suppliers and with sales (Figure 2's correlation)."""
+    n = len(f)
+    indeg = np.bincount(links05.buyer, minlength=n)
+    outdeg = np.bincount(links05.seller, minlength=n)
+    z = np.log(f.sales05.to_numpy()) - np.log(f.sales05.median())
+    le = 0.9 + 0.55 * np.log1p(indeg) + 0.25 * np.log1p(outdeg) + 0.8 * z + rng.normal(0, 0.55, n)
+    return np.maximum(np.round(np.exp(le)), 0).astype(np.int64)
+
+
+def _import_status(f, links05, jsic, wes, scale: Scale, p: Planted, rng) -> pd.DataFrame:
+    """BSJBSA firms (largest by employment, alive in both vintages), their import status, the
+    firm-level shock of eq. (18) and import starting driven by the shock AND the unobserved u_i."""
+    both = f.alive05 & f.alive10
+    out = []
+    for mfg, n in ((1, scale.bsjbsa_mfg), (0, scale.bsjbsa_nonmfg)):
+        cand = f.index[both & (f.manufacturing == mfg)]
+        top = cand[np.argsort(-f.employees.to_numpy()[cand], kind="stable")[:n]]
+        out.append(pd.DataFrame({"firm": top, "manufacturing": mfg}))
+    panel = pd.concat(out, ignore_index=True)
+    # eq. (18): phi_is = 1 if buyer i sources 4-digit manufacturing industry s in 2005
+    l = links05[["seller", "buyer"]].assign(jsic4=f.jsic4.to_numpy()[links05.seller.to_numpy()])
+    l = l[l.jsic4.isin(wes.index)].drop_duplicates(["buyer", "jsic4"])
+    shock = (l.assign(w=wes.reindex(l.jsic4).to_numpy()).groupby("buyer").w.sum())
+    panel["shock"] = shock.reindex(panel.firm).fillna(0.0).to_numpy()
+    z_size = np.log(f.sales05.to_numpy()[panel.firm]) - np.log(f.sales05.to_numpy()[panel.firm]).mean()
+    u = f.u.to_numpy()[panel.firm]
+    n = len(panel)
+    imp05 = np.zeros(n, bool)
+    imp05_lat = 0.3 * z_size + rng.normal(0, 1, n)
+    for mfg, share in ((1, 0.19), (0, 0.17)):
+        sel = panel.manufacturing.to_numpy() == mfg
+        imp05[sel] = imp05_lat[sel] > np.quantile(imp05_lat[sel], 1 - share)
+    stop = imp05 & (rng.random(n) < 6 / 19)
+    s_std = (panel.shock - panel.shock.mean()) / panel.shock.std()
+    latent = p.start_pi_shock * s_std + p.start_lambda_u * u + p.start_psi_sales * z_size + rng.normal(0, 1, n)
+    start = np.zeros(n, bool)
+    for mfg in (1, 0):
+        sel = (panel.manufacturing.to_numpy() == mfg) & ~imp05
+        start[sel] = latent[sel] > np.quantile(latent[sel], 1 - 7 / 81)
+    panel["imp05"], panel["imp10"] = imp05, (imp05 & ~stop) | start
+    panel["status"] = np.select([imp05 & ~stop, start, imp05 & stop], ["continuing", "starter", "stopper"], "non")
+    panel["D"] = start.astype(float)
+    return panel
+
+
+def _z_rel(values: np.ndarray, buyers: np.ndarray, ref_buyers: np.ndarray, ref_values: np.ndarray) -> np.ndarray:
+    """value − mean of the buyer's reference values (the buyer's 2005 sellers), in logs (eq. 16)."""
+    mean = pd.Series(ref_values).groupby(ref_buyers).mean()
+    return values - mean.reindex(buyers).to_numpy()
+
+
+progress_debug = True
+
+
+def _network_2010(f, links05, D, gravity, scale: Scale, p: Planted, rng, n_total, mdist):
+    """Drops (eq. 16 LPM), adds (eq. 16 LPM in the add sample, by acceptance sampling) and links of
+    new buyers; see the module README for why the acceptance rule makes the add LPM exact."""
+    alive10 = f.alive10.to_numpy()
+    lat, lon = f.lat.to_numpy(), f.lon.to_numpy()
+    logs = np.log(f.sales05.to_numpy())
+    u = f.u.to_numpy()
+    eta_ind = rng.normal(0, p.fe_sd, f.ind_idx.max() + 1)
+    eta_pref = rng.normal(0, p.fe_sd, 48)
+    ind, pref = f.ind_idx.to_numpy(), f.pref_code.to_numpy()
+    s05, b05 = links05.seller.to_numpy(), links05.buyer.to_numpy()
+    logd05 = np.log(np.maximum(haversine_km(lat[s05], lon[s05], lat[b05], lon[b05]), 0.1))
+
+    def z_sales(s, b):
+        return _z_rel(logs[s], b, b05, logs[s05])
+
+    def z_dist(s, b):
+        d = np.log(np.maximum(haversine_km(lat[s], lon[s], lat[b], lon[b]), 0.1))
+        return _z_rel(d, b, b05, logd05)
+
+    def p_drop(s, b):
+        zs = z_sales(s, b)
+        v = (p.drop_base + p.drop_beta * D[b] + p.drop_gamma_sales * D[b] * zs + p.drop_kappa_sales * zs
+             + p.drop_lambda_u * u[b] + eta_ind[ind[s]] + eta_pref[pref[s]])
+        return np.clip(v, 0.01, 0.99)
+
+    def p_add(s, b):
+        zs, zd = z_sales(s, b), z_dist(s, b)
+        v = (p.add_base + p.add_beta * D[b] + p.add_gamma_dist * D[b] * zd + p.add_gamma_sales * D[b] * zs
+             + p.add_kappa_dist * zd + p.add_kappa_sales * zs + p.add_lambda_u * u[b]
+             - eta_ind[ind[s]] - eta_pref[pref[s]])
+        return np.clip(v, 0.01, 0.99)
+
+    both = alive10[s05] & alive10[b05]
+    pc = links05.parent_child.to_numpy()
+    drop = np.zeros(len(links05), bool)
+    drop[both & ~pc] = rng.random((both & ~pc).sum()) < p_drop(s05[both & ~pc], b05[both & ~pc])
+    cont = links05.loc[both & ~drop, ["seller", "buyer", "parent_child", "sb", "ss"]].reset_index(drop=True)
+    cont[["sb", "ss"]] += 1e3  # continuing relationships keep their 2005 importance and outrank new ones
+    n_dropped = int((both & drop).sum())
+    # adds of existing buyers: candidates from the same gravity process, accepted with
+    # a = (N_i/M_i) * odds(p_add) * (1 - p_drop) so that P(add | x, add sample) = p_add exactly
+    gw10 = gravity(alive10)
+    base = links05[both & ~pc].groupby("buyer").size()
+    base = base[alive10[base.index.to_numpy()]]
+    m_i = np.ceil(base.to_numpy() * 1.8).astype(int) + 2
+    slots = np.repeat(base.index.to_numpy(), m_i)
+    forbid = np.sort(s05.astype(np.int64) * n_total + b05)
+    cand = _sample_links(gw10, slots, n_total, rng, forbid, tilted=D[slots] > 0)
+    cs, cb = cand.seller.to_numpy(), cand.buyer.to_numpy()
+    pa = p_add(cs, cb)
+    ratio = (base / pd.Series(m_i, index=base.index)).reindex(cb).to_numpy()
+    acc = np.minimum(1.0, ratio * pa / (1 - pa) * (1 - p_drop(cs, cb)))
+    adds = cand[rng.random(len(cand)) < acc].assign(parent_child=False)
+    # buyers without 2005 suppliers (incl. entrants) fill the gap to the 2010 target
+    have = np.zeros(n_total, bool)
+    have[cont.buyer] = True
+    have[adds.buyer] = True
+    newb = np.flatnonzero(alive10 & ~have)
+    newb = newb[rng.random(len(newb)) < 0.8]
+    gap, factor = max(scale.links_2010 - len(cont) - len(adds), 0), 1.08
+    for _ in range(6):  # new buyers' links fill the gap to the 2010 target (then trimmed to it)
+        k = _calibrated_degrees(len(newb), int(gap * factor), p, scale.max_in_degree, rng)
+        new_links = _sample_links(gw10, np.repeat(newb, k), n_total, rng, forbid).assign(parent_child=False)
+        links10 = pd.concat([cont.assign(kind="continuing"), adds.assign(kind="add"),
+                             new_links.assign(kind="new_buyer")], ignore_index=True)
+        links10 = links10.drop_duplicates(["seller", "buyer"]).reset_index(drop=True)
+        new = links10.kind != "continuing"
+        sb, ss = report_scores(links10[new], f.sales10.to_numpy(), rng)
+        links10.loc[new, "sb"], links10.loc[new, "ss"] = sb, ss
+        n_cont = int((~new).sum())
+        links10 = _visible_and_trim(links10, scale.links_2010, rng, "new_buyer")
+        if progress_debug:
+            print("2010 fill", factor, len(cont), len(adds), len(new_links), len(links10))
+        if len(links10) >= scale.links_2010:
+            break
+        factor *= 1.02 * (scale.links_2010 - (links10.kind != "new_buyer").sum()) / max(
+            (links10.kind == "new_buyer").sum(), 1)
+    lost = n_cont - int((links10.kind == "continuing").sum())
+    return links10, {"dropped": n_dropped, "continuing_unreported_2010": lost}
+
+
+def _truth_counts(f, links05, links10, panel, drops) -> dict:
+    def deg_stats(l):
+        d = l.groupby("buyer").size()
+        o = l.groupby("seller").size()
+        return {"links": int(len(l)), "buyers": int(len(d)), "sellers": int(len(o)),
+                "mean_sellers_per_buyer": float(d.mean()), "median_sellers_per_buyer": float(d.median()),
+                "max_sellers_per_buyer": int(d.max()), "max_buyers_per_seller": int(o.max()),
+                "parent_child_links": int(l.parent_child.sum())}
+
+    key05 = links05.seller.astype(np.int64) * len(f) + links05.buyer
+    key10 = links10.seller.astype(np.int64) * len(f) + links10.buyer
+    cont = int(np.isin(key05, key10).sum())
+    st = panel[panel.manufacturing == 1].status.value_counts()
+    return {
+        "firms_2005": int(f.alive05.sum()), "firms_2010": int(f.alive10.sum()),
+        "firms_both": int((f.alive05 & f.alive10).sum()),
+        "2005": deg_stats(links05), "2010": deg_stats(links10),
+        "links_continuing": cont, "links_dropped_between_survivors": drops["dropped"],
+        "continuing_unreported_2010": drops["continuing_unreported_2010"],
+        "share_2005_links_reformed": float(1 - cont / len(links05)),
+        "bsjbsa_mfg_status": {k: int(v) for k, v in st.items()},
+    }

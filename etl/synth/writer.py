@@ -1,0 +1,278 @@
+"""Write a synthetic world in the raw layout of DATA_CONTRACT.md, plus ``truth.json`` and ``truth/``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from etl.synth.world import MAX_REPORTED, World
+
+YEARS_SURVEY = range(2003, 2012)
+_FULLWIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
+
+
+def _reports(w: World, links: pd.DataFrame, alive: np.ndarray, rng) -> tuple[pd.DataFrame, dict]:
+    """linkage.csv rows for one vintage: top-24 supplier and customer reports, shareholder reports of
+    parent–child pairs and holding companies, and counted noise (duplicates, dangling, self)."""
+    f, p = w.firms, w.planted
+    ids = f.tsr_id.to_numpy()
+    s, b = links.seller.to_numpy(), links.buyer.to_numpy()
+    by_b, by_s = links.rank_b.to_numpy() <= MAX_REPORTED, links.rank_s.to_numpy() <= MAX_REPORTED
+    rows = [pd.DataFrame({"tsr_id": ids[b[by_b]], "partner_id": ids[s[by_b]], "relation": "supplier",
+                          "rank": links.rank_b.to_numpy()[by_b]}),
+            pd.DataFrame({"tsr_id": ids[s[by_s]], "partner_id": ids[b[by_s]], "relation": "customer",
+                          "rank": links.rank_s.to_numpy()[by_s]})]
+    # shareholders: the child reports the parent; the seller is the parent half of the time
+    pc = links[links.parent_child]
+    seller_parent = rng.random(len(pc)) < 0.5
+    child = np.where(seller_parent, pc.buyer, pc.seller)
+    parent = np.where(seller_parent, pc.seller, pc.buyer)
+    alive_idx = np.flatnonzero(alive)
+    holders = rng.choice(alive_idx, size=int(0.02 * len(alive_idx)), replace=False)
+    hold_parent = rng.choice(alive_idx, size=len(holders))
+    sh = pd.DataFrame({"child": np.r_[child, holders], "parent": np.r_[parent, hold_parent]})
+    sh = sh[sh.child != sh.parent].drop_duplicates()
+    sh["rank"] = sh.groupby("child").cumcount() + 1
+    sh = sh[sh["rank"] <= 3]
+    rows.append(pd.DataFrame({"tsr_id": ids[sh.child], "partner_id": ids[sh.parent], "relation": "shareholder",
+                              "rank": sh["rank"].to_numpy()}))
+    valid = pd.concat(rows, ignore_index=True)
+    n = len(valid)
+    dup = valid.iloc[rng.choice(n, size=int(p.dup_report_rate * n), replace=False)]
+    outside = ids[~alive]
+    n_dangle = int(p.dangling_report_rate * n)
+    fresh = np.char.zfill(rng.integers(10**9, 2 * 10**9, n_dangle).astype(str), 10)
+    dangling_partner = np.where(rng.random(n_dangle) < 0.5, rng.choice(outside, n_dangle), fresh)
+    dangle = pd.DataFrame({"tsr_id": rng.choice(ids[alive], n_dangle), "partner_id": dangling_partner,
+                           "relation": rng.choice(["supplier", "customer"], n_dangle),
+                           "rank": rng.integers(1, 25, n_dangle)})
+    n_self = max(1, int(p.self_report_rate * n))
+    me = rng.choice(ids[alive], n_self)
+    selfr = pd.DataFrame({"tsr_id": me, "partner_id": me, "relation": rng.choice(["supplier", "customer"], n_self),
+                          "rank": rng.integers(1, 25, n_self)})
+    out = pd.concat([valid, dup, dangle, selfr], ignore_index=True).sample(frac=1.0, random_state=rng)
+    # parent-child flag as the data will show it: a shareholder report between the pair, either way
+    shk = set(zip(sh.child.to_numpy(), sh.parent.to_numpy(), strict=True))
+    flagged = np.fromiter(((x, y) in shk or (y, x) in shk for x, y in zip(s, b, strict=True)), bool, len(s))
+    counts = {"report_rows": int(len(out)), "supplier_rows": int(by_b.sum()), "customer_rows": int(by_s.sum()),
+              "shareholder_rows": int(len(sh)), "duplicate_rows": int(len(dup)), "dangling_rows": int(n_dangle),
+              "self_rows": int(n_self), "links": int(len(links)),
+              "reported_by_buyer_only": int((by_b & ~by_s).sum()), "reported_by_seller_only": int((~by_b & by_s).sum()),
+              "reported_by_both": int((by_b & by_s).sum()), "parent_child_links": int(flagged.sum())}
+    return out.reset_index(drop=True), counts, flagged
+
+
+def _company(w: World, year: int, alive: np.ndarray, rng) -> tuple[pd.DataFrame, dict]:
+    f = w.firms[alive].copy()
+    n = len(f)
+    provider = rng.random(n) < w.planted.provider_geocode_rate
+    level = rng.choice(["district", "municipality", "prefecture"], size=n, p=[0.95, 0.04, 0.01])
+    pname = f.address.str.slice(0, 4).where(f.address.str[3] == "県", f.address.str.slice(0, 3))
+    pname = np.where(f.address.str[:4].isin(["神奈川県", "和歌山県", "鹿児島県"]), f.address.str[:4], f.address.str[:3])
+    addr = np.where(level == "district", f.address,
+                    np.where(level == "municipality", pname + f.muni_name + "字" + f.banchi, pname + "所在地不詳"))
+    emp = f.employees.to_numpy() if year <= 2005 else np.round(f.employees * np.exp(rng.normal(0, 0.08, n)))
+    sales = f.sales05 if year <= 2005 else f.sales10
+    sub1 = np.where(rng.random(n) < 0.2, w.jsic.jsic4.sample(n, replace=True, random_state=rng).to_numpy(), "")
+    df = pd.DataFrame({
+        "tsr_id": f.tsr_id, "name": f.name, "address": addr, "postal_code": "",
+        "pref_code": np.where(rng.random(n) < 0.03, "", f.pref_code.astype(str)),
+        "municipality_code": np.where(level == "district", f.muni_code, ""),
+        "lat": np.where(provider, f.lat.round(6).astype(str), ""), "lon": np.where(provider, f.lon.round(6).astype(str), ""),
+        "phone": f.phone, "jsic_main": f.jsic4, "jsic_sub1": sub1, "jsic_sub2": "",
+        "employees": np.asarray(emp, dtype=np.int64), "sales": np.round(sales.to_numpy(), 0).astype(np.int64),
+        "founded": f.founded, "establishments": 1 + rng.poisson(np.asarray(emp) / 60.0),
+    })
+    expect = pd.Series(np.where(provider, "provider", level)).value_counts().to_dict()
+    return df, {"company_rows": n, "expected_geocode_levels": {k: int(v) for k, v in expect.items()}}
+
+
+def _variant_name(name: pd.Series, rng) -> pd.Series:
+    r = rng.random(len(name))
+    out = np.where(r < 0.3, name.str.replace("株式会社", "(株)", regex=False),
+                   np.where(r < 0.5, name.str.replace("株式会社", "㈱", regex=False), name))
+    out = pd.Series(out, index=name.index)
+    out = out.where(rng.random(len(name)) > 0.2, out.str.replace("(株)", "（株） ", regex=False))
+    return out
+
+
+def _variant_address(addr: pd.Series, rng) -> pd.Series:
+    r = rng.random(len(addr))
+    out = np.where(r < 0.4, addr.str.translate(_FULLWIDTH), addr)
+    out = pd.Series(out, index=addr.index)
+    hy = rng.random(len(addr)) < 0.3
+    out[hy] = out[hy].str.replace(r"(\d+|[０-９]+)番(\d+|[０-９]+)号$", r"\1-\2", regex=True)
+    return out
+
+
+def _variant_phone(phone: pd.Series, rng) -> pd.Series:
+    r = rng.random(len(phone))
+    parts = phone.str.split("-", expand=True)
+    return pd.Series(np.where(r < 0.3, phone.str.replace("-", "", regex=False),
+                              np.where(r < 0.5, parts[0] + "(" + parts[1] + ")" + parts[2], phone)), index=phone.index)
+
+
+def _bsjbsa(w: World, rng) -> tuple[dict[int, pd.DataFrame], pd.DataFrame, dict]:
+    """BSJBSA panel 2003–2011: matched TSR firms in survey notation plus survey-only firms; import
+    paths by status; an Olley–Pakes production structure (β_k = .35, β_l = .6)."""
+    f, panel = w.firms, w.buyer_panel
+    n = len(panel)
+    firm = f.iloc[panel.firm.to_numpy()]
+    survey_id = np.char.zfill(rng.choice(10**8, n + n // 25, replace=False).astype(str), 8)
+    ident = pd.DataFrame({"survey_id": survey_id[:n], "name": _variant_name(firm.name.reset_index(drop=True), rng),
+                          "address": _variant_address(firm.address.reset_index(drop=True), rng),
+                          "phone": _variant_phone(firm.phone.reset_index(drop=True), rng),
+                          "jsic3": firm.jsic3.to_numpy(), "tsr_id": firm.tsr_id.to_numpy()})
+    extra = n // 25  # survey firms that are not in TSR
+    other = f.sample(extra, random_state=rng)
+    ident_x = pd.DataFrame({"survey_id": survey_id[n:], "name": "株式会社" + other.name_core.to_numpy() + "本社",
+                            "address": other.address.str.replace("番", "の", regex=False).to_numpy(),
+                            "phone": "09" + pd.Series(rng.integers(10**7, 10**8, extra)).astype(str).to_numpy(),
+                            "jsic3": other.jsic3.to_numpy(), "tsr_id": ""})
+    ident = pd.concat([ident, ident_x], ignore_index=True)
+    status = np.r_[panel.status.to_numpy(), np.full(extra, "non")]
+    m = len(ident)
+    emp0 = np.r_[np.maximum(firm.employees.to_numpy(), 50), rng.integers(50, 400, extra)].astype(float)
+    sales0 = np.r_[firm.sales05.to_numpy() / 1000, rng.lognormal(np.log(3000), 1, extra)]
+    start_year = rng.integers(2006, 2011, m)
+    stop_year = rng.integers(2006, 2011, m)
+    occasional = (status == "non") & (rng.random(m) < 0.15)
+    occ_year = rng.choice([2003, 2004, 2006, 2007, 2008, 2009, 2011], m)
+    intensity = np.clip(rng.beta(2, 9, m), 0.01, 0.9)
+    asia = np.clip(rng.beta(8, 2, m), 0.2, 1.0)
+    omega = np.log(sales0 * 0.3) - 0.35 * np.log(sales0 * 0.8) - 0.6 * np.log(emp0)
+    logk = np.log(sales0 * 0.8)
+    years = {}
+    for y in YEARS_SURVEY:
+        t = y - 2005
+        imp = np.select([status == "continuing", status == "starter", status == "stopper"],
+                        [np.ones(m, bool), y >= start_year, y < stop_year], occasional & (occ_year == y))
+        if y in (2005, 2010):
+            imp = np.select([status == "continuing", status == "starter", status == "stopper"],
+                            [np.ones(m, bool), np.full(m, y == 2010), np.full(m, y == 2005)], np.zeros(m, bool))
+        om = omega + 0.01 * t + rng.normal(0, 0.05, m)
+        inv = np.exp(-1.5 + 0.8 * logk + 0.6 * (om - omega.mean()))
+        emp = np.maximum(np.round(emp0 * np.exp(0.01 * t + rng.normal(0, 0.05, m))), 1)
+        va = np.exp(om + 0.35 * logk + 0.6 * np.log(emp) + rng.normal(0, 0.05, m))
+        sales = va / 0.3
+        purchases = sales * 0.6
+        imports = np.where(imp, purchases * intensity * (1 + 0.035 * max(t, 0)), 0.0)
+        df = ident.drop(columns="tsr_id").assign(
+            employees=emp.astype(np.int64), sales=sales.round(1), purchases=purchases.round(1),
+            value_added=va.round(1), tangible_assets=np.exp(logk).round(1), investment=inv.round(1),
+            wages=(va * 0.55).round(1), imports_total=imports.round(1), imports_asia=(imports * asia).round(1),
+            imports_europe=(imports * (1 - asia) * 0.4).round(1),
+            imports_north_america=(imports * (1 - asia) * 0.35).round(1),
+            imports_other=(imports * (1 - asia) * 0.25).round(1),
+            exports_total=np.where(rng.random(m) < 0.3, sales * 0.1, 0).round(1))
+        years[y] = df
+        logk = np.log(0.92 * np.exp(logk) + inv)
+    truth = {"bsjbsa_firms": int(m), "bsjbsa_in_tsr": int(n), "bsjbsa_not_in_tsr": int(extra),
+             "production": {"beta_k": 0.35, "beta_l": 0.6}}
+    return years, ident[["survey_id", "tsr_id"]], truth
+
+
+def _wages(w: World, survey: dict[int, pd.DataFrame], rng) -> tuple[pd.DataFrame, dict]:
+    """Seed 000: wages by skill per manufacturing 3-digit industry with a planted effect of the change in
+    offshoring that depends on initial (2005) domestic outsourcing measured on the network."""
+    p = w.planted
+    mfg3 = w.characteristics.jsic3.to_numpy()
+    off = {}
+    for y in (2005, 2010):
+        s = survey[y][survey[y].jsic3.isin(mfg3)].groupby("jsic3")[["imports_total", "purchases"]].sum()
+        off[y] = s.imports_total / s.purchases
+    d_off = (off[2010] - off[2005]).reindex(mfg3)
+    f, l = w.firms, w.links05
+    nsel = l.groupby("buyer").size()
+    outs = pd.Series(np.log(nsel.to_numpy()), index=f.jsic3.to_numpy()[nsel.index]).groupby(level=0).mean().reindex(mfg3)
+    ok = d_off.notna() & outs.notna()
+    d_off, outs, mfg3 = d_off[ok.to_numpy()], outs[ok.to_numpy()], mfg3[ok.to_numpy()]
+    outs_std = (outs - outs.mean()) / outs.std()
+    d_ineq = 0.02 + p.wage_b1 * d_off.to_numpy() + p.wage_b2 * d_off.to_numpy() * outs_std.to_numpy() \
+        + rng.normal(0, p.wage_noise_sd, len(mfg3))
+    ineq05 = rng.normal(0.35, 0.08, len(mfg3))
+    wl05 = rng.lognormal(np.log(3200), 0.12, len(mfg3))
+    rows = []
+    for y in YEARS_SURVEY:
+        frac = (y - 2005) / 5
+        ineq = ineq05 + frac * d_ineq
+        wl = wl05 * (1 + 0.004 * (y - 2005))
+        rows.append(pd.DataFrame({"jsic3": mfg3, "year": y, "wage_high": (wl * np.exp(ineq)).round(1),
+                                  "wage_low": wl.round(1), "emp_high": rng.integers(2000, 60000, len(mfg3)),
+                                  "emp_low": rng.integers(5000, 150000, len(mfg3))}))
+    return pd.concat(rows, ignore_index=True), {"wage_industries": int(len(mfg3))}
+
+
+def _write_csv(df: pd.DataFrame, path: Path, encoding: str = "utf-8") -> str:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = df.to_csv(index=False)
+    try:
+        path.write_bytes(text.encode(encoding))
+        return encoding
+    except UnicodeEncodeError:
+        path.write_bytes(text.encode("utf-8"))
+        return "utf-8"
+
+
+def write_world(w: World, out: Path, rng) -> dict:
+    """Write every contract file and the truth; return the truth dict."""
+    out = Path(out)
+    f = w.firms
+    truth = {"scale": w.truth.scale, "seed": w.truth.seed, "planted": w.truth.planted,
+             "counts": dict(w.truth.counts), "industries": w.truth.industries, "encodings": {}}
+    twins = w.buyer_panel.firm.to_numpy()[rng.choice(len(w.buyer_panel), size=max(2, len(w.buyer_panel) // 800),
+                                                      replace=False)]
+    truth_links = []
+    for year, links, alive in ((2005, w.links05, f.alive05.to_numpy()), (2010, w.links10, f.alive10.to_numpy())):
+        rep, rc, flagged = _reports(w, links, alive, rng)
+        comp, cc = _company(w, year, alive, rng)
+        twin = comp[comp.tsr_id.isin(f.tsr_id.to_numpy()[twins])].copy()
+        twin["tsr_id"] = np.char.zfill(rng.integers(2 * 10**9, 3 * 10**9, len(twin)).astype(str), 10)
+        comp = pd.concat([comp, twin], ignore_index=True)
+        cc["company_rows"] = int(len(comp))
+        enc = "cp932" if year == 2005 else "utf-8"
+        truth["encodings"][f"tsr/{year}/company.csv"] = _write_csv(comp, out / f"tsr/{year}/company.csv", enc)
+        _write_csv(rep, out / f"tsr/{year}/linkage.csv")
+        truth["counts"][f"reports_{year}"] = rc
+        truth["counts"][f"company_{year}"] = cc
+        truth_links.append(pd.DataFrame({"seller_id": f.tsr_id.to_numpy()[links.seller], "buyer_id":
+                                         f.tsr_id.to_numpy()[links.buyer], "year": year, "parent_child": flagged}))
+    survey, key, bt = _bsjbsa(w, rng)
+    for y, df in survey.items():
+        truth["encodings"][f"bsjbsa/{y}.csv"] = _write_csv(df, out / f"bsjbsa/{y}.csv", "cp932")
+    truth["counts"]["bsjbsa"] = bt | {"ambiguous_twins": int(len(twins))}
+    wages, wt = _wages(w, survey, rng)
+    truth["counts"]["wages"] = wt
+    _write_csv(wages, out / "industry/wages.csv")
+    _write_csv(w.jsic.drop(columns="firm_weight").assign(
+        sector12=w.jsic.sector12.astype("Int64")), out / "industry/jsic.csv")
+    _write_csv(w.characteristics[["jsic3", "rho", "theta_cp", "air_share", "rauch"]].round(6),
+               out / "industry/characteristics.csv")
+    _write_csv(w.exports, out / "industry/world_exports.csv")
+    truth["wes"] = w.wes.round(8).to_dict()
+    tdir = out / "truth"
+    tdir.mkdir(exist_ok=True)
+    pd.concat(truth_links, ignore_index=True).to_parquet(tdir / "links.parquet", index=False)
+    bp = w.buyer_panel
+    firms_t = f[["tsr_id", "lat", "lon", "pref_code", "muni_code", "jsic4", "u", "employees"]].copy()
+    firms_t["D"] = 0.0
+    firms_t.loc[bp.firm.to_numpy(), "D"] = bp.D.to_numpy()
+    firms_t["status"] = ""
+    firms_t.loc[bp.firm.to_numpy(), "status"] = bp.status.to_numpy()
+    firms_t["shock"] = np.nan
+    firms_t.loc[bp.firm.to_numpy(), "shock"] = bp.shock.to_numpy()
+    firms_t.to_parquet(tdir / "firms.parquet", index=False)
+    key.to_parquet(tdir / "bsjbsa_key.parquet", index=False)
+    twin_ids = f.tsr_id.to_numpy()[twins]
+    pd.DataFrame({"tsr_id": twin_ids}).to_parquet(tdir / "ambiguous_twins.parquet", index=False)
+    (out / "truth.json").write_text(json.dumps(truth, indent=1, ensure_ascii=False, default=_json_default))
+    return truth
+
+
+def _json_default(o):
+    if isinstance(o, np.generic):
+        return o.item()
+    raise TypeError(type(o))
