@@ -3,6 +3,7 @@ file (CSV or Parquet), detects the encoding (UTF-8 or CP932) and checks required
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,6 +86,12 @@ def detect_encoding(path: Path, encoding: str | None = None) -> str:
             ) from e
 
 
+def _header(path: Path, encoding: str) -> list[str]:
+    """Column names of a CSV file (every column is then read as text: codes keep leading zeros)."""
+    with open(path, encoding=encoding, newline="") as fh:
+        return next(csv.reader(fh), [])
+
+
 def read_table(path: Path, schema: tuple[Column, ...], encoding: str | None = None) -> tuple[pd.DataFrame, str]:
     """Read a contract file with every column as text ('' = missing). Returns (frame, encoding).
 
@@ -98,10 +105,11 @@ def read_table(path: Path, schema: tuple[Column, ...], encoding: str | None = No
             table, enc = pq.read_table(path), "parquet"
         else:
             enc = detect_encoding(path, encoding)
+            header = _header(path, enc)
             table = pacsv.read_csv(
                 path, read_options=pacsv.ReadOptions(encoding=enc, block_size=1 << 24),
-                convert_options=pacsv.ConvertOptions(column_types={}, strings_can_be_null=False,
-                                                     auto_dict_encode=False),
+                convert_options=pacsv.ConvertOptions(column_types={h: pa.string() for h in header},
+                                                     strings_can_be_null=False, auto_dict_encode=False),
                 parse_options=pacsv.ParseOptions(newlines_in_values=False),
             )
     except (pa.ArrowInvalid, OSError) as e:

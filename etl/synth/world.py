@@ -12,7 +12,14 @@ from etl.geo import haversine_km, municipalities
 
 from . import firms as fm
 from .industries import build_characteristics, build_io_weights, build_jsic, build_world_exports
-from .network import GravityWorld, assign_reports, municipality_distances, report_ranks, report_scores, unique_pairs
+from .network import (
+    GravityWorld,
+    assign_reports,
+    municipality_distances,
+    report_ranks,
+    report_scores,
+    unique_pairs,
+)
 from .params import Planted, Scale, Truth
 
 MAX_REPORTED = 24  # each firm reports its top 24 suppliers and top 24 customers (section 2)
@@ -56,6 +63,25 @@ def _sample_links(gw: GravityWorld, buyers: np.ndarray, n: int, rng, forbid=None
     sellers = gw.sample(buyers, rng, tilted)
     ok = unique_pairs(sellers, buyers, n, forbid)
     return pd.DataFrame({"seller": sellers[ok], "buyer": buyers[ok]})
+
+
+def _sample_degrees(gw: GravityWorld, buyers: np.ndarray, k: np.ndarray, n: int, rng, forbid=None,
+                    rounds: int = 5) -> pd.DataFrame:
+    """Distinct sellers for each buyer up to its degree ``k``: repeated draws of a seller are topped up
+    with new draws, so realised degrees follow the planted distribution."""
+    links = _sample_links(gw, np.repeat(buyers, k), n, rng, forbid)
+    for _ in range(rounds):
+        deficit = k - np.bincount(links.buyer, minlength=n)[buyers]
+        if deficit.sum() <= 0.0005 * k.sum():
+            break
+        need = deficit > 0
+        taken = np.sort(links.seller.to_numpy().astype(np.int64) * n + links.buyer.to_numpy())
+        block = taken if forbid is None else np.union1d(taken, forbid)
+        extra = _sample_links(gw, np.repeat(buyers[need], 2 * deficit[need]), n, rng, block)
+        links = pd.concat([links, extra], ignore_index=True)
+        cap = pd.Series(k, index=buyers).reindex(links.buyer).to_numpy()
+        links = links[links.groupby("buyer").cumcount().to_numpy() < cap].reset_index(drop=True)
+    return links
 
 
 def _observable(links: pd.DataFrame) -> pd.DataFrame:
@@ -133,11 +159,11 @@ def build_world(scale: Scale, seed: int, planted: Planted | None = None, progres
     has_sup = rng.random(len(idx05)) >= p.share_no_suppliers
     buyers05 = idx05[has_sup]
     gw05 = gravity(alive05)
-    factor = 1.08
+    factor = 1.01
     for _ in range(6):  # oversample until the reported links reach the target, then trim to it
         k = _calibrated_degrees(len(buyers05), int(scale.links_2005 * factor), p, scale.max_in_degree, rng)
         k = fm.assign_by_rank(k, size_score[buyers05], rng, 0.7)
-        links05 = _sample_links(gw05, np.repeat(buyers05, k), n_total, rng)
+        links05 = _sample_degrees(gw05, buyers05, k, n_total, rng)
         links05["sb"], links05["ss"] = report_scores(links05, f.sales05.to_numpy(), rng)
         links05 = _visible_and_trim(links05, scale.links_2005, rng)
         if len(links05) >= scale.links_2005:
@@ -286,10 +312,10 @@ def _network_2010(f, links05, D, gravity, scale: Scale, p: Planted, rng, n_total
     have[adds.buyer] = True
     newb = np.flatnonzero(alive10 & ~have)
     newb = newb[rng.random(len(newb)) < 0.8]
-    gap, factor = max(scale.links_2010 - len(cont) - len(adds), 0), 1.08
+    gap, factor = max(scale.links_2010 - len(cont) - len(adds), 0), 1.02
     for _ in range(6):  # new buyers' links fill the gap to the 2010 target (then trimmed to it)
         k = _calibrated_degrees(len(newb), int(gap * factor), p, scale.max_in_degree, rng)
-        new_links = _sample_links(gw10, np.repeat(newb, k), n_total, rng, forbid).assign(parent_child=False)
+        new_links = _sample_degrees(gw10, newb, k, n_total, rng, forbid).assign(parent_child=False)
         links10 = pd.concat([cont.assign(kind="continuing"), adds.assign(kind="add"),
                              new_links.assign(kind="new_buyer")], ignore_index=True)
         links10 = links10.drop_duplicates(["seller", "buyer"]).reset_index(drop=True)

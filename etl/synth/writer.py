@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from etl.synth.world import MAX_REPORTED, World
+from etl.synth.world import World
 
 YEARS_SURVEY = range(2003, 2012)
 _FULLWIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
@@ -20,7 +20,7 @@ def _reports(w: World, links: pd.DataFrame, alive: np.ndarray, rng) -> tuple[pd.
     f, p = w.firms, w.planted
     ids = f.tsr_id.to_numpy()
     s, b = links.seller.to_numpy(), links.buyer.to_numpy()
-    by_b, by_s = links.rank_b.to_numpy() <= MAX_REPORTED, links.rank_s.to_numpy() <= MAX_REPORTED
+    by_b, by_s = links.rank_b.to_numpy() > 0, links.rank_s.to_numpy() > 0  # rank 0: not reported
     rows = [pd.DataFrame({"tsr_id": ids[b[by_b]], "partner_id": ids[s[by_b]], "relation": "supplier",
                           "rank": links.rank_b.to_numpy()[by_b]}),
             pd.DataFrame({"tsr_id": ids[s[by_s]], "partner_id": ids[b[by_s]], "relation": "customer",
@@ -88,6 +88,13 @@ def _company(w: World, year: int, alive: np.ndarray, rng) -> tuple[pd.DataFrame,
     })
     expect = pd.Series(np.where(provider, "provider", level)).value_counts().to_dict()
     return df, {"company_rows": n, "expected_geocode_levels": {k: int(v) for k, v in expect.items()}}
+
+
+def _expected_levels(comp: pd.DataFrame) -> dict[str, int]:
+    """Geocode level a correct geocoder must reach for each company row (for copied rows)."""
+    lvl = np.where(comp.lat != "", "provider", np.where(comp.municipality_code != "", "district",
+                   np.where(comp.address.str.contains("字"), "municipality", "prefecture")))
+    return {k: int(v) for k, v in pd.Series(lvl).value_counts().items()}
 
 
 def _variant_name(name: pd.Series, rng) -> pd.Series:
@@ -233,6 +240,9 @@ def write_world(w: World, out: Path, rng) -> dict:
         twin["tsr_id"] = np.char.zfill(rng.integers(2 * 10**9, 3 * 10**9, len(twin)).astype(str), 10)
         comp = pd.concat([comp, twin], ignore_index=True)
         cc["company_rows"] = int(len(comp))
+        lv = cc["expected_geocode_levels"]
+        for lvl, n in _expected_levels(twin).items():
+            lv[lvl] = lv.get(lvl, 0) + n
         enc = "cp932" if year == 2005 else "utf-8"
         truth["encodings"][f"tsr/{year}/company.csv"] = _write_csv(comp, out / f"tsr/{year}/company.csv", enc)
         _write_csv(rep, out / f"tsr/{year}/linkage.csv")

@@ -1,0 +1,98 @@
+"""BSJBSA survey years and their match to TSR firms on normalised name, address and phone (section 2:
+there is no common key)."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from etl.contract import BSJBSA, read_table
+from etl.report import FileReport, quarantine_frame
+from etl.validate import validate
+
+_LEGAL_FORMS = re.compile(r"\((株|有|同|資|名)\)|株式会社|有限会社|合同会社|合資会社|合名会社")
+_HYPHENS = re.compile(r"[‐‑‒–—―−ｰー－]")
+
+
+def normalize_name(name: str) -> str:
+    """NFKC (㈱ → (株), full-width → ASCII), legal-form notation removed, no spaces."""
+    s = unicodedata.normalize("NFKC", str(name))
+    s = s.replace("（", "(").replace("）", ")")
+    return _LEGAL_FORMS.sub("", s).replace(" ", "").replace("\u3000", "")
+
+
+def normalize_phone(phone: str) -> str:
+    """Digits only (hyphens, brackets, width and spaces differ between sources)."""
+    return re.sub(r"\D", "", unicodedata.normalize("NFKC", str(phone)))
+
+
+def normalize_address(address: str) -> str:
+    """NFKC, no spaces, one hyphen character, 'N番M号' and 'N番地M' written as 'N-M'."""
+    s = unicodedata.normalize("NFKC", str(address)).replace(" ", "").replace("ヶ", "ケ")
+    s = _HYPHENS.sub("-", s)
+    s = re.sub(r"(\d+)番地?(\d+)号?", r"\1-\2", s)
+    s = re.sub(r"(\d+)番地?$", r"\1", s)
+    return re.sub(r"(\d+)号$", r"\1", s)
+
+
+def survey_years(root: Path) -> list[int]:
+    d = Path(root) / "bsjbsa"
+    return sorted({int(p.stem) for p in d.glob("*.csv")} | {int(p.stem) for p in d.glob("*.parquet")}) if d.exists() else []
+
+
+def read_survey(root: Path, encoding: str | None = None) -> tuple[pd.DataFrame, list[FileReport], pd.DataFrame]:
+    """All survey years stacked (with ``year``), their reports and quarantined rows."""
+    frames, reports, quarantine = [], [], []
+    for y in survey_years(root):
+        path = next(p for p in (Path(root) / "bsjbsa" / f"{y}.csv", Path(root) / "bsjbsa" / f"{y}.parquet") if p.exists())
+        raw, enc = read_table(path, BSJBSA, encoding)
+        df, issues = validate(raw, BSJBSA, str(path))
+        dup = df.survey_id.duplicated().to_numpy()
+        rep = FileReport(str(path), enc, len(raw), int((~dup).sum()))
+        rep.add_issues(issues)
+        if dup.any():
+            rep.rejected["survey_id: duplicate survey_id"] = int(dup.sum())
+        rep.check()
+        extra = pd.DataFrame({"file": str(path), "row": df.index[dup] + 2, "column": "survey_id",
+                              "value": df.survey_id[dup].to_numpy(), "reason": "duplicate survey_id"})
+        frames.append(df[~dup].assign(year=y))
+        reports.append(rep)
+        quarantine.append(quarantine_frame(issues, [extra]))
+    panel = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    q = pd.concat(quarantine, ignore_index=True) if quarantine else pd.DataFrame()
+    return panel, reports, q
+
+
+def match_to_tsr(survey: pd.DataFrame, tsr: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
+    """One row per survey firm: tsr_id (or empty), method, status in {matched, ambiguous, unmatched}.
+
+    Candidates share the normalised name AND (the normalised phone OR the normalised address). A survey
+    firm with several candidate TSR firms is ambiguous; a TSR firm claimed by several survey firms makes
+    all of them ambiguous; so no survey firm is matched to two TSR firms and vice versa."""
+    ident = (survey.sort_values("year", key=lambda y: (y - 2005).abs()).drop_duplicates("survey_id")
+             [["survey_id", "name", "address", "phone"]])
+    s = pd.DataFrame({"survey_id": ident.survey_id, "n": ident.name.map(normalize_name),
+                      "p": ident.phone.map(normalize_phone), "a": ident.address.map(normalize_address)})
+    t = pd.DataFrame({"tsr_id": tsr.tsr_id, "n": tsr.name.map(normalize_name), "p": tsr.phone.map(normalize_phone),
+                      "a": tsr.address.map(normalize_address)}).drop_duplicates("tsr_id")
+    by_phone = s[s.p != ""].merge(t[t.p != ""], on=["n", "p"])[["survey_id", "tsr_id"]].assign(m="phone")
+    by_addr = s[s.a != ""].merge(t[t.a != ""], on=["n", "a"])[["survey_id", "tsr_id"]].assign(m="address")
+    cand = pd.concat([by_phone, by_addr], ignore_index=True)
+    method = cand.groupby(["survey_id", "tsr_id"]).m.agg(lambda x: "+".join(sorted(set(x)))).reset_index()
+    n_tsr = method.groupby("survey_id").tsr_id.transform("size")
+    n_survey = method.groupby("tsr_id").survey_id.transform("size")
+    method["status"] = np.where((n_tsr == 1) & (n_survey == 1), "matched", "ambiguous")
+    amb = method[method.status == "ambiguous"].groupby("survey_id").tsr_id.agg(lambda x: ";".join(sorted(x)))
+    ok = method[method.status == "matched"].set_index("survey_id")
+    out = s[["survey_id"]].copy()
+    out["tsr_id"] = ok.tsr_id.reindex(out.survey_id).fillna("").to_numpy()
+    out["method"] = ok.m.reindex(out.survey_id).fillna("").to_numpy()
+    out["candidates"] = amb.reindex(out.survey_id).fillna("").to_numpy()
+    out["status"] = np.where(out.tsr_id != "", "matched", np.where(out.candidates != "", "ambiguous", "unmatched"))
+    stats = {"survey_firms": int(len(out)), **{k: int(v) for k, v in out.status.value_counts().items()}}
+    stats["match_rate"] = stats.get("matched", 0) / max(len(out), 1)
+    return out.reset_index(drop=True), stats

@@ -1,0 +1,138 @@
+"""TSR vintages: company file → clean firms (typed, geocoded); linkage file → directed seller → buyer
+links by two-way matching (paper section 2), parent–child flags, distances."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from etl.contract import COMPANY, LINKAGE, find_file, read_table
+from etl.geo import Geocoder, haversine_km
+from etl.report import FileReport, quarantine_frame
+from etl.validate import validate
+
+FIRM_COLUMNS = ["tsr_id", "name", "address", "postal_code", "pref_code", "municipality_code", "lat", "lon",
+                "geo_precision", "phone", "jsic4", "jsic3", "jsic_sub1", "jsic_sub2", "employees", "sales",
+                "founded", "establishments"]
+
+
+def _reject_rows(df: pd.DataFrame, mask: np.ndarray, file: str, column: str, reason: str) -> pd.DataFrame:
+    return pd.DataFrame({"file": file, "row": df.index[mask] + 2, "column": column,
+                         "value": df.loc[mask, column].to_numpy(), "reason": reason})
+
+
+def clean_company(root: Path, year: int, encoding: str | None = None,
+                  geocoder: Geocoder | None = None) -> tuple[pd.DataFrame, FileReport, pd.DataFrame]:
+    """Validated, geocoded firms of one vintage, the file's report and its quarantined rows."""
+    path = find_file(Path(root) / "tsr" / str(year), "company")
+    raw, enc = read_table(path, COMPANY, encoding)
+    df, issues = validate(raw, COMPANY, str(path))
+    dup = df.tsr_id.duplicated(keep="first").to_numpy()
+    extra = [_reject_rows(df, dup, str(path), "tsr_id", "duplicate tsr_id (first occurrence kept)")]
+    df = df[~dup]
+    rep = FileReport(str(path), enc, len(raw), len(df))
+    rep.add_issues(issues)
+    if dup.any():
+        rep.rejected["tsr_id: duplicate tsr_id"] = int(dup.sum())
+    rep.check()
+    firms = _geocode(df, geocoder or Geocoder())
+    firms["jsic4"] = firms.jsic_main
+    firms["jsic3"] = firms.jsic_main.str[:3]
+    rep.notes = {f"geocode_{k}": int(v) for k, v in firms.geo_precision.value_counts().items()}
+    for c in ("employees", "founded", "establishments", "pref_code"):
+        firms[c] = firms[c].astype("Int64")
+    return firms[FIRM_COLUMNS].reset_index(drop=True), rep, quarantine_frame(issues, extra)
+
+
+def _geocode(df: pd.DataFrame, g: Geocoder) -> pd.DataFrame:
+    """Provider coordinates when present; else the offline geocoder (district, postal code,
+    municipality, prefecture capital); prefecture from the address when pref_code is empty."""
+    df = df.copy()
+    has = df.lat.notna() & df.lon.notna()
+    df["geo_precision"] = np.where(has, "provider", "none")
+    todo = df.index[~has]
+    res = [g.geocode(a, pc, None if pd.isna(p) else int(p))
+           for a, pc, p in zip(df.loc[todo, "address"], df.loc[todo, "postal_code"], df.loc[todo, "pref_code"],
+                               strict=True)]
+    if res:
+        r = pd.DataFrame(res, index=todo, columns=["lat", "lon", "geo_precision", "pref", "muni"])
+        df.loc[todo, ["lat", "lon", "geo_precision"]] = r[["lat", "lon", "geo_precision"]]
+        miss_pref = df.loc[todo, "pref_code"].isna()
+        df.loc[todo[miss_pref.to_numpy()], "pref_code"] = r.loc[miss_pref.to_numpy(), "pref"]
+        miss_muni = df.loc[todo, "municipality_code"] == ""
+        df.loc[todo[miss_muni.to_numpy()], "municipality_code"] = r.loc[miss_muni.to_numpy(), "muni"].fillna("")
+    need_pref = df.pref_code.isna()
+    if need_pref.any():
+        df.loc[need_pref, "pref_code"] = [g.prefecture_of(a) for a in df.loc[need_pref, "address"]]
+    df["lat"], df["lon"] = df.lat.astype(float), df.lon.astype(float)
+    return df
+
+
+def build_links(root: Path, year: int, firm_ids: pd.Series, encoding: str | None = None
+                ) -> tuple[pd.DataFrame, FileReport, pd.DataFrame]:
+    """Directed seller → buyer links of one vintage from supplier and customer reports.
+
+    A link exists when either side reports it and counts once when both do; self-links, reports
+    naming a firm absent from the company file and duplicate reports are rejected with a reason.
+    Shareholder reports flag parent–child pairs (either direction)."""
+    path = find_file(Path(root) / "tsr" / str(year), "linkage")
+    raw, enc = read_table(path, LINKAGE, encoding)
+    df, issues = validate(raw, LINKAGE, str(path))
+    f = str(path)
+    rules = [
+        ((df.relation == "shareholder") & (df["rank"] > 3), "rank", "shareholder rank above 3"),
+        (df.duplicated(["tsr_id", "partner_id", "relation"], keep="first"), "partner_id", "duplicate report"),
+        (df.tsr_id == df.partner_id, "partner_id", "self-link"),
+        (~df.tsr_id.isin(firm_ids), "tsr_id", "reporting firm not in company file"),
+        (~df.partner_id.isin(firm_ids), "partner_id", "partner not in company file"),
+    ]
+    extra, keep = [], np.ones(len(df), bool)
+    rep = FileReport(f, enc, len(raw))
+    rep.add_issues(issues)
+    for mask, col, reason in rules:
+        m = mask.to_numpy() & keep
+        extra.append(_reject_rows(df, m, f, col, reason))
+        rep.rejected[reason] = int(m.sum())
+        keep &= ~m
+    df = df[keep]
+    rep.rows_loaded = len(df)
+    rep.check()
+    links = two_way_match(df, year)
+    rep.notes = {"links": len(links), **{f"reported_by_{k}": int(v) for k, v in links.reported_by.value_counts().items()},
+                 "parent_child_links": int(links.parent_child.sum())}
+    return links, rep, quarantine_frame(issues, extra)
+
+
+def two_way_match(reports: pd.DataFrame, year: int) -> pd.DataFrame:
+    """Merge buyer-side (``supplier``) and seller-side (``customer``) reports into one row per directed
+    pair with ``reported_by`` in {buyer, seller, both} and each side's rank (paper section 2)."""
+    sup = reports[reports.relation == "supplier"]
+    cus = reports[reports.relation == "customer"]
+    a = pd.DataFrame({"seller_id": sup.partner_id.to_numpy(), "buyer_id": sup.tsr_id.to_numpy(),
+                      "rank_by_buyer": sup["rank"].to_numpy()})
+    b = pd.DataFrame({"seller_id": cus.tsr_id.to_numpy(), "buyer_id": cus.partner_id.to_numpy(),
+                      "rank_by_seller": cus["rank"].to_numpy()})
+    links = a.merge(b, on=["seller_id", "buyer_id"], how="outer")
+    links["reported_by"] = np.select([links.rank_by_buyer.notna() & links.rank_by_seller.notna(),
+                                      links.rank_by_buyer.notna()], ["both", "buyer"], "seller")
+    sh = reports[reports.relation == "shareholder"]
+    pairs = pd.concat([pd.DataFrame({"x": sh.tsr_id.to_numpy(), "y": sh.partner_id.to_numpy()}),
+                       pd.DataFrame({"x": sh.partner_id.to_numpy(), "y": sh.tsr_id.to_numpy()})]).drop_duplicates()
+    pc = links.merge(pairs, left_on=["seller_id", "buyer_id"], right_on=["x", "y"], how="left", indicator=True)
+    links["parent_child"] = (pc["_merge"] == "both").to_numpy()
+    links["year"] = year
+    for c in ("rank_by_buyer", "rank_by_seller"):
+        links[c] = links[c].astype("Int64")
+    return links.sort_values(["buyer_id", "seller_id"]).reset_index(drop=True)
+
+
+def add_distances(links: pd.DataFrame, firms: pd.DataFrame) -> pd.DataFrame:
+    """Great-circle distance (km) between seller and buyer; NaN where either lacks coordinates."""
+    xy = firms.set_index("tsr_id")[["lat", "lon", "pref_code"]]
+    s = xy.reindex(links.seller_id)
+    b = xy.reindex(links.buyer_id)
+    links = links.copy()
+    links["dist_km"] = haversine_km(s.lat.to_numpy(), s.lon.to_numpy(), b.lat.to_numpy(), b.lon.to_numpy())
+    return links
