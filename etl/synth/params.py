@@ -28,7 +28,7 @@ class Scale:
 
 SCALES = {
     "full": Scale("full", firms_2005=830_000, entrants_2010=62_000, exit_rate=0.05,
-                  links_2005=3_586_090, links_2010=4_463_168, max_in_degree=20_000,
+                  links_2005=3_586_090, links_2010=4_463_168, max_in_degree=12_000,
                   bsjbsa_mfg=11_000, bsjbsa_nonmfg=11_900),
     "small": Scale("small", firms_2005=6_000, entrants_2010=450, exit_rate=0.05,
                    links_2005=25_900, links_2010=32_240, max_in_degree=400,
@@ -45,7 +45,7 @@ class Planted:
     indegree_xm: float = 1.45
     share_no_suppliers: float = 0.115
     # seller attractiveness: Pareto tail exponent (buyers per seller)
-    attract_alpha: float = 1.05
+    attract_alpha: float = 1.0
     # distance decay, eq. (15): decay_s = beta * theta_s * rho_s/(rho_s-1) + gamma * air_s * theta_s
     beta_comm: float = 0.12
     gamma_air: float = 0.30
