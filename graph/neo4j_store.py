@@ -105,11 +105,14 @@ class Neo4jStore(GraphStore):
             keys = res.keys()
             return pd.DataFrame([r.values() for r in res], columns=keys)
 
-    def _write(self, cypher: str, rows: list[dict], progress=None, **params) -> None:
+    def _write(self, cypher: str, rows: list[dict], **params) -> None:
+        for i in range(0, len(rows), self.batch):
+            self._write_batch(cypher, rows[i:i + self.batch], params)
+
+    def _write_batch(self, cypher: str, chunk: list[dict], params: dict) -> None:
+        """One batch in one explicit write transaction (retried by the driver on transient errors)."""
         with self.driver.session(database=self.database) as s:
-            for i in range(0, len(rows), self.batch):
-                s.execute_write(lambda tx, chunk: tx.run(cypher, rows=chunk, **params).consume(),
-                                rows[i:i + self.batch])
+            s.execute_write(lambda tx: tx.run(cypher, rows=chunk, **params).consume())
 
     def _loop(self, cypher: str, **params) -> int:
         total = 0

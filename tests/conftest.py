@@ -44,3 +44,46 @@ def read_raw(path: Path) -> pd.DataFrame:
         except UnicodeDecodeError:
             continue
     raise AssertionError(f"{path} is neither UTF-8 nor CP932")
+
+
+@pytest.fixture(scope="session")
+def embedded_store(cache, tmp_path_factory):
+    from graph import open_store
+
+    s = open_store("embedded", path=tmp_path_factory.mktemp("emb") / "graph.lbdb")
+    s.load(cache, [2005, 2010])
+    yield s
+    s.close()
+
+
+@pytest.fixture(scope="session")
+def bolt_uri(tmp_path_factory):
+    """A Bolt server: NEO4J_URI when set (a real Neo4j), else a local ArcadeDB Bolt server on 127.0.0.1."""
+    import os
+    import secrets
+
+    if os.environ.get("NEO4J_URI"):
+        yield os.environ["NEO4J_URI"], os.environ.get("NEO4J_USER", "neo4j"), os.environ["NEO4J_PASSWORD"]
+        return
+    pytest.importorskip("arcadedb_embedded")
+    from graph.boltserver import bolt_server
+
+    password = secrets.token_hex(12)
+    with bolt_server(tmp_path_factory.mktemp("bolt"), password) as uri:
+        yield uri, "root", password
+
+
+@pytest.fixture(scope="session")
+def neo4j_store(cache, bolt_uri):
+    from graph.neo4j_store import Neo4jStore
+
+    uri, user, password = bolt_uri
+    s = Neo4jStore(uri, user, password)
+    s.load(cache, [2005, 2010])
+    yield s
+    s.close()
+
+
+@pytest.fixture(params=["embedded", pytest.param("neo4j", marks=pytest.mark.bolt)])
+def store(request):
+    return request.getfixturevalue(f"{request.param}_store")
