@@ -61,8 +61,9 @@ class GraphStore(ABC):
         e = self.edges(year)
         return ig.Graph.DataFrame(e[["seller_id", "buyer_id", "dist_km"]], directed=True, use_vids=False)
 
-    def close(self) -> None:  # pragma: no cover - trivial
-        pass
+    @abstractmethod
+    def close(self) -> None:
+        """Release the connection or database handle."""
 
     def __enter__(self):
         return self

@@ -51,8 +51,183 @@ def synth(
             raise typer.Exit(1)
 
 
-def main() -> None:  # pragma: no cover
-    app()
+Store = Annotated[str, typer.Option("--store", help="embedded (default, no server) or neo4j (NEO4J_URI etc.)")]
+Work = Annotated[Path | None, typer.Option("--work", help="work folder (cache, graph); default DATA_ROOT/.prodnet")]
+
+
+def _store(store: str, root: Path | None, db: Path | None, work: Path | None = None):
+    from etl.pipeline import default_work_dir
+    from graph import open_store
+
+    if store == "neo4j":
+        return open_store("neo4j")
+    if db is None:
+        if root is None:
+            raise typer.BadParameter("give DATA_ROOT (or --db PATH) for the embedded store")
+        db = (work or default_work_dir(root)) / "graph.lbdb"
+    return open_store("embedded", path=db)
+
+
+@app.command()
+def etl(
+    root: Annotated[Path, typer.Argument(help="data root in the contract layout")],
+    vintage: Annotated[list[int] | None, typer.Option(help="vintage year(s); default: all")] = None,
+    encoding: Annotated[str | None, typer.Option(help="CSV encoding (default: detect UTF-8 / CP932)")] = None,
+    force: Annotated[bool, typer.Option(help="rebuild even if the inputs did not change")] = False,
+    work: Work = None,
+) -> None:
+    """Validate and clean raw files into the Parquet cache; print the load report."""
+    from etl.pipeline import run_etl
+
+    with steps("etl") as st:
+        rep = run_etl(root, work, vintage, encoding, force, progress=st)
+    _print_load_report(rep)
+
+
+def _print_load_report(rep: dict) -> None:
+    t = Table(title="load report (rows read = loaded + rejected)")
+    for c in ("file", "encoding", "read", "loaded", "rejected", "reasons"):
+        t.add_column(c)
+
+    def add(r):
+        reasons = "; ".join(f"{k}: {v}" for k, v in r.get("rejected", {}).items() if v)
+        t.add_row(Path(r["file"]).as_posix()[-48:], r["encoding"], f"{r['rows_read']:,}", f"{r['rows_loaded']:,}",
+                  f"{r['rows_rejected']:,}", reasons[:120])
+
+    for part, r in rep.items():
+        if part.startswith("tsr/"):
+            add(r["company"])
+            add(r["linkage"])
+            notes = r["linkage"].get("notes", {}) | r["company"].get("notes", {})
+            out.print(f"[bold]{part}[/]: " + ", ".join(f"{k} {v:,}" for k, v in notes.items()))
+        elif part == "industry":
+            for v in r.values():
+                if isinstance(v, dict) and "file" in v:
+                    add(v)
+        elif part == "bsjbsa" and isinstance(r.get("files"), list):
+            for v in r["files"]:
+                add(v)
+            out.print("[bold]BSJBSA match[/]: " + ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v:,}"
+                                                            for k, v in r["match"].items()))
+    out.print(t)
+
+
+@app.command()
+def load(
+    root: Annotated[Path, typer.Argument(help="data root in the contract layout")],
+    vintage: Annotated[list[int] | None, typer.Option(help="vintage year(s) to load; default: all")] = None,
+    store: Store = "embedded",
+    db: Annotated[Path | None, typer.Option(help="embedded store file (default WORK/graph.lbdb)")] = None,
+    rebuild: Annotated[bool, typer.Option(help="embedded: rebuild from scratch (e.g. after an engine upgrade)")] = False,
+    encoding: Annotated[str | None, typer.Option(help="CSV encoding (default: detect)")] = None,
+    work: Work = None,
+) -> None:
+    """ETL (reused when inputs are unchanged) and load vintages into the graph store."""
+    from etl.pipeline import Cache, default_work_dir, run_etl
+
+    work = work or default_work_dir(root)
+    with steps("load") as st:
+        rep = run_etl(root, work, vintage, encoding, progress=st)
+        years = vintage or sorted(int(k.split("/")[1]) for k in rep if k.startswith("tsr/"))
+        if rebuild and store == "embedded":  # forget the old store's engine stamp; it is rebuilt below
+            db_path = db or work / "graph.lbdb"
+            db_path.with_name(db_path.name + ".json").unlink(missing_ok=True)
+        s = _store(store, root, db, work)
+        st(f"graph ({store})")
+        meta = s.load(Cache(work), years, progress=st, **({"rebuild": True} if rebuild and store == "embedded" else {}))
+    _print_load_report(rep)
+    out.print(f"graph: {meta}")
+
+
+@app.command("queries")
+def list_queries() -> None:
+    """List the named queries with their parameters."""
+    import queries as q
+
+    t = Table(title="query library (queries/*.cypher)")
+    for c in ("name", "parameters", "answers"):
+        t.add_column(c)
+    for n in q.names():
+        x = q.get(n)
+        t.add_row(n, ", ".join(f"{k}: {v}" for k, v in x.params.items()), x.description)
+    out.print(t)
+
+
+@app.command()
+def query(
+    name: Annotated[str, typer.Argument(help="query name (see `prodnet queries`)")],
+    param: Annotated[list[str] | None, typer.Option("--param", "-p", help="k=v (repeatable)")] = None,
+    root: Annotated[Path | None, typer.Option(help="data root (embedded store at ROOT/.prodnet)")] = None,
+    db: Annotated[Path | None, typer.Option(help="embedded store file")] = None,
+    store: Store = "embedded",
+    csv: Annotated[Path | None, typer.Option(help="write all rows to this CSV")] = None,
+) -> None:
+    """Run a named query and print a table."""
+    import queries as q
+
+    qq = q.get(name)
+    params = qq.coerce(dict(_kv(p) for p in (param or [])))
+    df = _store(store, root, db).query(name, **params)
+    _emit(df, csv, name)
+
+
+@app.command()
+def cypher(
+    text: Annotated[str, typer.Argument(help="Cypher text; values only as $parameters")],
+    param: Annotated[list[str] | None, typer.Option("--param", "-p", help="k=v (repeatable; int/float parsed)")] = None,
+    root: Annotated[Path | None, typer.Option(help="data root (embedded store at ROOT/.prodnet)")] = None,
+    db: Annotated[Path | None, typer.Option(help="embedded store file")] = None,
+    store: Store = "embedded",
+    csv: Annotated[Path | None, typer.Option(help="write all rows to this CSV")] = None,
+) -> None:
+    """Run ad hoc Cypher with parameters (never string-built values)."""
+    params = {k: _auto(v) for k, v in (_kv(p) for p in (param or []))}
+    _emit(_store(store, root, db).run(text, params), csv, "cypher")
+
+
+def _kv(p: str) -> tuple[str, str]:
+    k, sep, v = p.partition("=")
+    if not sep or not k:
+        raise typer.BadParameter(f"--param expects k=v, got {p!r}")
+    return k, v
+
+
+def _auto(v: str):
+    for t in (int, float):
+        try:
+            return t(v)
+        except ValueError:
+            pass
+    return v
+
+
+def _emit(df, csv: Path | None, title: str) -> None:
+    if csv:
+        df.to_csv(csv, index=False)
+        out.print(f"wrote {len(df):,} rows to {csv}")
+    else:
+        _print_df(df, title)
+
+
+def main() -> None:  # pragma: no cover - exercised through the console script
+    """Console entry point: user errors (bad input, missing store, bad parameter) print one clear line."""
+    from etl.contract import ContractError
+    from graph.store import StoreError
+
+    try:
+        app(standalone_mode=False)
+    except (ContractError, StoreError, ValueError, KeyError, FileNotFoundError) as e:
+        Console(stderr=True).print(f"[red]error:[/] {e}")
+        raise SystemExit(2) from None
+    except (typer.Abort, KeyboardInterrupt):
+        raise SystemExit(130) from None
+    except Exception as e:  # click usage errors
+        import click
+
+        if isinstance(e, click.ClickException):
+            e.show()
+            raise SystemExit(e.exit_code) from None
+        raise
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -45,7 +45,7 @@ class Steps:
         dt = time.perf_counter() - self._t0
         self.timings[self._current] = dt
         if not self.quiet:
-            console.log(f"{self._current}: {dt:.1f} s (peak RSS {peak_rss_gib():.2f} GiB)")
+            console.print(f"  {self._current}: {dt:.1f} s (peak RSS {peak_rss_gib():.2f} GiB)")
         self._current = None
 
     def done(self) -> dict[str, float]:

@@ -23,7 +23,7 @@ def _two_way(root, year):
     rep = rep[rep.tsr_id.isin(ids) & rep.partner_id.isin(ids) & (rep.tsr_id != rep.partner_id)]
     sup = rep[rep.relation == "supplier"]
     cus = rep[rep.relation == "customer"]
-    pairs = set(zip(sup.partner_id, sup.tsr_id)) | set(zip(cus.tsr_id, cus.partner_id))
+    pairs = set(zip(sup.partner_id, sup.tsr_id, strict=False)) | set(zip(cus.tsr_id, cus.partner_id, strict=False))
     return pairs, rep
 
 
@@ -43,7 +43,7 @@ def test_link_counts_match_truth(small_root, truth, year):
     assert len(pairs) == truth["counts"][str(year)]["links"]
     t = pd.read_parquet(small_root / "truth/links.parquet")
     t = t[t.year == year]
-    assert pairs == set(zip(t.seller_id, t.buyer_id))
+    assert pairs == set(zip(t.seller_id, t.buyer_id, strict=False))
 
 
 @pytest.mark.parametrize("year", [2005, 2010])

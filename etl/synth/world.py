@@ -249,9 +249,6 @@ def _z_rel(values: np.ndarray, buyers: np.ndarray, ref_buyers: np.ndarray, ref_v
     return values - mean.reindex(buyers).to_numpy()
 
 
-progress_debug = True
-
-
 def _network_2010(f, links05, D, gravity, scale: Scale, p: Planted, rng, n_total, mdist):
     """Drops (eq. 16 LPM), adds (eq. 16 LPM in the add sample, by acceptance sampling) and links of
     new buyers; see the module README for why the acceptance rule makes the add LPM exact."""
@@ -324,8 +321,6 @@ def _network_2010(f, links05, D, gravity, scale: Scale, p: Planted, rng, n_total
         links10.loc[new, "sb"], links10.loc[new, "ss"] = sb, ss
         n_cont = int((~new).sum())
         links10 = _visible_and_trim(links10, scale.links_2010, rng, "new_buyer")
-        if progress_debug:
-            print("2010 fill", factor, len(cont), len(adds), len(new_links), len(links10))
         if len(links10) >= scale.links_2010:
             break
         factor *= 1.02 * (scale.links_2010 - (links10.kind != "new_buyer").sum()) / max(
