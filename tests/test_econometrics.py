@@ -136,3 +136,14 @@ def test_formula_parsing():
     assert s.fe == [] and s.endog == ["d"]
     with pytest.raises(ValueError, match="underidentified"):
         feiv("y ~ x | d + dx ~ z", pd.DataFrame({"y": [1.0], "x": [1.0], "d": [1.0], "dx": [1.0], "z": [1.0]}))
+
+
+@pytest.mark.parametrize("vcov", ["robust", "iid", {"cluster": "cl"}, {"cluster": "f1"}])
+def test_pyfixest_ols_equals_own_fe_ols(sim, vcov):
+    from analytics.econometrics.ols import feols
+
+    a = feols("y", ["x", "w", "d"], sim, ["f1", "f2"], vcov=vcov)
+    b = feiv("y ~ x + w + d | f1 + f2", sim, vcov=vcov)
+    assert np.allclose(a.coef[b.coef.index], b.coef, atol=1e-10)
+    assert np.allclose(a.se[b.coef.index], b.se, rtol=1e-9)
+    assert a.k == b.k and a.r2 == pytest.approx(b.r2, abs=1e-10) and a.r2_within == pytest.approx(b.r2_within, abs=1e-10)
