@@ -209,6 +209,23 @@ def _emit(df, csv: Path | None, title: str) -> None:
         _print_df(df, title)
 
 
+@app.command("run-all")
+def run_all_cmd(
+    root: Annotated[Path, typer.Argument(help="data root in the contract layout")],
+    out_dir: Annotated[Path, typer.Argument(help="output folder (report.html, tables/, figures/, summary.json)")],
+    store: Store = "embedded",
+    work: Work = None,
+    only: Annotated[list[str] | None, typer.Option(help="only these exhibits, e.g. --only table_7")] = None,
+) -> None:
+    """Reproduce every table and figure of the paper from a data root."""
+    from analytics.run import run_all
+
+    s = run_all(root, out_dir, store=store, work=work, only=only)
+    out.print(f"report: {out_dir / 'report.html'} ({s['seconds_total']:.0f} s, peak RSS {s['peak_rss_gib']:.2f} GiB)")
+    if s["errors"]:
+        out.print(f"[yellow]exhibits not produced:[/] {', '.join(s['errors'])} (reasons in the report)")
+
+
 def main() -> None:  # pragma: no cover - exercised through the console script
     """Console entry point: user errors (bad input, missing store, bad parameter) print one clear line."""
     from etl.contract import ContractError

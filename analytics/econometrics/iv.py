@@ -130,8 +130,8 @@ def _estimate(df: pd.DataFrame, spec: Spec, vs: VcovSpec, n_singletons: int) -> 
     fit = Fit(
         method="2sls" if m else "ols", depvar=spec.depvar, coef=pd.Series(beta, index=names),
         vcov=pd.DataFrame(V, index=names, columns=names), vcov_type=vs.kind, nobs=n, df_resid=n - K, k=K,
-        df_a=df_abs, r2=1 - rss / float(((yraw - yraw.mean()) ** 2).sum()),
-        r2_within=1 - rss / float(((y - (y.mean() if ab is None else 0)) ** 2).sum()), rss=rss, fe=list(spec.fe),
+        df_a=df_abs, r2=_r2(rss, yraw - yraw.mean()), r2_within=_r2(rss, y - (y.mean() if ab is None else 0)),
+        rss=rss, fe=list(spec.fe),
         cluster=vs.cluster, n_clusters=len(np.unique(groups)) if vs.cluster else None,
         dropped_singletons=n_singletons, dropped_collinear=dropped, endog=list(spec.endog),
         instruments=list(spec.instruments),
@@ -139,6 +139,11 @@ def _estimate(df: pd.DataFrame, spec: Spec, vs: VcovSpec, n_singletons: int) -> 
     if m:
         _diagnose(fit, y, xen, zex, xex, vs, groups, df_abs, spec)
     return fit
+
+
+def _r2(rss: float, centred: np.ndarray) -> float:
+    tss = float(centred @ centred)
+    return 1 - rss / tss if tss > 0 else float("nan")
 
 
 def _partial(a: np.ndarray, xex: np.ndarray) -> np.ndarray:

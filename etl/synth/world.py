@@ -66,10 +66,13 @@ def _sample_links(gw: GravityWorld, buyers: np.ndarray, n: int, rng, forbid=None
 
 
 def _sample_degrees(gw: GravityWorld, buyers: np.ndarray, k: np.ndarray, n: int, rng, forbid=None,
-                    rounds: int = 5) -> pd.DataFrame:
+                    rounds: int = 8, tilted: np.ndarray | None = None) -> pd.DataFrame:
     """Distinct sellers for each buyer up to its degree ``k``: repeated draws of a seller are topped up
-    with new draws, so realised degrees follow the planted distribution."""
-    links = _sample_links(gw, np.repeat(buyers, k), n, rng, forbid)
+    with new draws, so realised degrees follow the planted distribution (``tilted``: per-buyer flag for
+    the import starters' industry tilt)."""
+    tilt = None if tilted is None else pd.Series(tilted, index=buyers)
+    links = _sample_links(gw, np.repeat(buyers, k), n, rng, forbid,
+                          None if tilt is None else np.repeat(tilted, k))
     for _ in range(rounds):
         deficit = k - np.bincount(links.buyer, minlength=n)[buyers]
         if deficit.sum() <= 0.0005 * k.sum():
@@ -77,7 +80,8 @@ def _sample_degrees(gw: GravityWorld, buyers: np.ndarray, k: np.ndarray, n: int,
         need = deficit > 0
         taken = np.sort(links.seller.to_numpy().astype(np.int64) * n + links.buyer.to_numpy())
         block = taken if forbid is None else np.union1d(taken, forbid)
-        extra = _sample_links(gw, np.repeat(buyers[need], 2 * deficit[need]), n, rng, block)
+        slots = np.repeat(buyers[need], 2 * deficit[need])
+        extra = _sample_links(gw, slots, n, rng, block, None if tilt is None else tilt.reindex(slots).to_numpy())
         links = pd.concat([links, extra], ignore_index=True)
         cap = pd.Series(k, index=buyers).reindex(links.buyer).to_numpy()
         links = links[links.groupby("buyer").cumcount().to_numpy() < cap].reset_index(drop=True)
@@ -295,9 +299,9 @@ def _network_2010(f, links05, D, gravity, scale: Scale, p: Planted, rng, n_total
     base = links05[both & ~pc].groupby("buyer").size()
     base = base[alive10[base.index.to_numpy()]]
     m_i = np.ceil(base.to_numpy() * 1.8).astype(int) + 2
-    slots = np.repeat(base.index.to_numpy(), m_i)
     forbid = np.sort(s05.astype(np.int64) * n_total + b05)
-    cand = _sample_links(gw10, slots, n_total, rng, forbid, tilted=D[slots] > 0)
+    bidx = base.index.to_numpy()
+    cand = _sample_degrees(gw10, bidx, m_i, n_total, rng, forbid, tilted=D[bidx] > 0)
     cs, cb = cand.seller.to_numpy(), cand.buyer.to_numpy()
     pa = p_add(cs, cb)
     ratio = (base / pd.Series(m_i, index=base.index)).reindex(cb).to_numpy()

@@ -150,7 +150,8 @@ def _bsjbsa(w: World, rng) -> tuple[dict[int, pd.DataFrame], pd.DataFrame, dict]
     occ_year = rng.choice([2003, 2004, 2006, 2007, 2008, 2009, 2011], m)
     intensity = np.clip(rng.beta(2, 9, m), 0.01, 0.9)
     asia = np.clip(rng.beta(8, 2, m), 0.2, 1.0)
-    omega = np.log(sales0 * 0.3) - 0.35 * np.log(sales0 * 0.8) - 0.6 * np.log(emp0)
+    # Olley–Pakes structure: AR(1) productivity, investment monotone in it, labour responding to it
+    a = rng.normal(0, 0.3, m)
     logk = np.log(sales0 * 0.8)
     years = {}
     for y in YEARS_SURVEY:
@@ -160,10 +161,11 @@ def _bsjbsa(w: World, rng) -> tuple[dict[int, pd.DataFrame], pd.DataFrame, dict]
         if y in (2005, 2010):
             imp = np.select([status == "continuing", status == "starter", status == "stopper"],
                             [np.ones(m, bool), np.full(m, y == 2010), np.full(m, y == 2005)], np.zeros(m, bool))
-        om = omega + 0.01 * t + rng.normal(0, 0.05, m)
-        inv = np.exp(-1.5 + 0.8 * logk + 0.6 * (om - omega.mean()))
-        emp = np.maximum(np.round(emp0 * np.exp(0.01 * t + rng.normal(0, 0.05, m))), 1)
-        va = np.exp(om + 0.35 * logk + 0.6 * np.log(emp) + rng.normal(0, 0.05, m))
+        if y > YEARS_SURVEY[0]:
+            a = 0.7 * a + rng.normal(0, 0.3 * np.sqrt(1 - 0.49), m)
+        inv = np.exp(logk - 1.6 + 1.5 * a)
+        emp = np.maximum(np.round(emp0 * np.exp(0.3 * a + 0.01 * t + rng.normal(0, 0.05, m))), 1)
+        va = np.exp(a + 0.35 * logk + 0.6 * np.log(emp) + rng.normal(0, 0.05, m))
         sales = va / 0.3
         purchases = sales * 0.6
         imports = np.where(imp, purchases * intensity * (1 + 0.035 * max(t, 0)), 0.0)
@@ -176,7 +178,7 @@ def _bsjbsa(w: World, rng) -> tuple[dict[int, pd.DataFrame], pd.DataFrame, dict]
             imports_other=(imports * (1 - asia) * 0.25).round(1),
             exports_total=np.where(rng.random(m) < 0.3, sales * 0.1, 0).round(1))
         years[y] = df
-        logk = np.log(0.92 * np.exp(logk) + inv)
+        logk = np.log(0.8 * np.exp(logk) + inv)
     truth = {"bsjbsa_firms": int(m), "bsjbsa_in_tsr": int(n), "bsjbsa_not_in_tsr": int(extra),
              "production": {"beta_k": 0.35, "beta_l": 0.6}}
     return years, ident[["survey_id", "tsr_id"]], truth

@@ -1,0 +1,77 @@
+"""Exhibit: one table or figure of the report, with everything needed to write it."""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from analytics.econometrics.tables import Table
+
+
+@dataclass
+class Exhibit:
+    id: str  # "table_1", "figure_A1", …
+    title: str
+    frame: pd.DataFrame | None = None  # descriptive table (index = row labels)
+    reg: Table | None = None  # regression table
+    first_stage: Table | None = None
+    figure: Path | None = None
+    notes: str = ""
+    truth: list[dict] = field(default_factory=list)  # planted parameter next to its estimate
+    seconds: float = 0.0
+    error: str | None = None
+
+    @property
+    def label(self) -> str:
+        kind, _, num = self.id.partition("_")
+        return f"{kind.capitalize()} {num}"
+
+    def tidy(self) -> pd.DataFrame:
+        if self.reg is not None:
+            parts = [self.reg.tidy()]
+            if self.first_stage is not None:
+                parts.append(self.first_stage.tidy())
+            return pd.concat(parts, ignore_index=True)
+        if self.frame is not None:
+            f = self.frame.reset_index().melt(id_vars=self.frame.index.name or "index", var_name="column",
+                                              value_name="estimate")
+            f = f.rename(columns={self.frame.index.name or "index": "term"})
+            f.insert(0, "table", self.id.partition("_")[2])
+            return f.assign(std_error=np.nan, p_value=np.nan, nobs=np.nan)
+        return pd.DataFrame()
+
+    def markdown(self) -> str:
+        if self.reg is not None:
+            return self.reg.markdown() + ("\n" + self.first_stage.markdown() if self.first_stage else "")
+        if self.frame is not None:
+            return f"**{self.label}: {self.title}**\n\n" + _frame_md(self.frame) + (f"\n*Notes:* {self.notes}\n" if self.notes else "")
+        return ""
+
+    def latex(self) -> str:
+        if self.reg is not None:
+            return self.reg.latex() + (self.first_stage.latex() if self.first_stage else "")
+        if self.frame is not None:
+            return self.frame.to_latex(float_format=lambda x: f"{x:,.4g}", caption=f"{self.title}", label=self.id)
+        return ""
+
+    def html(self) -> str:
+        if self.reg is not None:
+            return self.reg.html() + (self.first_stage.html() if self.first_stage else "")
+        if self.frame is not None:
+            t = self.frame.to_html(float_format=lambda x: f"{x:,.4g}", na_rep="", classes="desc", border=0)
+            return (f"<p class='caption'>{html.escape(self.label)}: {html.escape(self.title)}</p>{t}"
+                    + (f"<p class='notes'>Notes: {html.escape(self.notes)}</p>" if self.notes else ""))
+        return ""
+
+
+def _frame_md(df: pd.DataFrame) -> str:
+    cols = [str(df.index.name or "")] + [str(c) for c in df.columns]
+    out = ["| " + " | ".join(cols) + " |", "|" + "|".join(["---"] * len(cols)) + "|"]
+    for idx, row in df.iterrows():
+        vals = [f"{v:,.4g}" if isinstance(v, float | np.floating) else str(v) for v in row.to_numpy()]
+        out.append("| " + " | ".join([str(idx), *vals]) + " |")
+    return "\n".join(out) + "\n"

@@ -1,0 +1,452 @@
+"""The paper's regression tables: 3 (eq. 1), 4 and A5 (eq. 15), 5 (incidence LPM), A4 (productivity and
+scope), 7 and 8 (eq. 16, OLS and 2SLS with the instrument of eq. 18; first stages A6, A7), 9 (eq. 19;
+first stages A8), and the seed-000 industry table (offshoring and wage inequality)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from analytics import network as nw
+from analytics.econometrics.iv import feiv
+from analytics.econometrics.ols import feols
+from analytics.econometrics.result import Fit
+from analytics.econometrics.tables import Table
+from analytics.exhibits import Exhibit
+from analytics.study import Study
+from etl.geo import capital_distance_matrix
+
+SIG = "***, **, * indicate significance at the 1%, 5%, 10% levels."
+
+
+def first_stage_fit(fit: Fit, endog: str) -> Fit:
+    """A first-stage regression of ``fit`` as a Fit (for the first-stage tables A6–A8)."""
+    fs = fit.first_stages[endog]
+    v = pd.DataFrame(np.diag(fs.se.to_numpy() ** 2), index=fs.coef.index, columns=fs.coef.index)
+    return Fit("ols", endog, fs.coef, v, fit.vcov_type, fit.nobs, fit.df_resid, fit.k, fit.df_a, fs.r2, np.nan,
+               np.nan, fe=fit.fe, n_clusters=fit.n_clusters,
+               diagnostics={"partial_r2": fs.partial_r2, "f_excluded": fs.f_excluded, "sw_f": fs.sw_f})
+
+
+def _truth(name: str, planted: float | None, fit: Fit | None, term: str, sign: float = 1.0) -> dict:
+    est = None if fit is None or term not in fit.coef else float(sign * fit.coef[term])
+    se = None if est is None else float(fit.se[term])
+    return {"parameter": name, "planted": planted, "estimate": est, "std_error": se,
+            "z": None if est is None or planted is None else (est - planted) / se}
+
+
+# ---------------------------------------------------------------- Table 3 (eq. 1)
+
+def buyer_outcomes(st: Study, buyers: pd.Index) -> pd.DataFrame:
+    """Buyer-level changes between vintages (Table 3): sellers from both vintages, parent–child links and
+    sellers under 5 employees removed."""
+    out = {}
+    ls = {}
+    for y in (st.y0, st.y1):
+        l = st.clean_links(y)
+        emp = st.firms[y].employees.reindex(l.seller_id).to_numpy(dtype=float)
+        l = l[l.buyer_id.isin(buyers).to_numpy() & (emp >= 5)]
+        ls[y] = l
+        sc = nw.sourcing_scope(l, st.firms[y])
+        out[y] = sc
+    d = pd.DataFrame(index=buyers)
+    for c, name in (("sellers", "d_log_sellers"), ("input_industries_3", "d_log_industries"),
+                    ("source_prefectures", "d_log_regions")):
+        d[name] = np.log(out[st.y1][c].reindex(buyers)) - np.log(out[st.y0][c].reindex(buyers))
+    dist = nw.distance_by_buyer(ls[st.y0], ls[st.y1]).reindex(buyers)
+    d["dhs_dist"], d["d_log_dist"] = dist.dhs_mean_km, dist.dlog_mean_km
+    d["add_vs_drop_dist"] = nw.add_vs_drop_distance(nw.add_drop_pairs(ls[st.y0], ls[st.y1])).reindex(buyers)
+    b = st.buyers.reindex(buyers)
+    d["d_log_sales"] = b.log_sales10 - b.log_sales05
+    d["imp_starter"], d["log_tfp"] = b.imp_starter, b.log_tfp05
+    d["ind4"] = st.firms[st.y0].jsic4.reindex(buyers)
+    d["pref"] = st.firms[st.y0].pref.reindex(buyers).astype(float)
+    return d.replace([np.inf, -np.inf], np.nan)
+
+
+def table_3(st: Study) -> Exhibit:
+    d = buyer_outcomes(st, st.sample_buyers(exclude_importers=True))
+    cols = {"Δlog(Sales)": "d_log_sales", "Δlog(Nb. Sellers)": "d_log_sellers",
+            "Δlog(Nb. Input Industries)": "d_log_industries", "Δlog(Nb. Source Regions)": "d_log_regions",
+            "DHS Δdist": "dhs_dist", "Δlog(dist)": "d_log_dist", "Add vs drop dist": "add_vs_drop_dist"}
+    fits = {k: feiv(f"{v} ~ imp_starter + log_tfp | ind4 + pref", d, vcov={"cluster": "pref"}) for k, v in cols.items()}
+    t = Table("3", "Buyer's offshoring and changes in the pattern of domestic outsourcing", fits,
+              {"imp_starter": "Imp Starter", "log_tfp": "log(TFP) t-1"},
+              {"Buyer (4-digit) industry FE": ["ind4"], "Buyer region FE": ["pref"]},
+              {"R-sq": "r2", "Nb Obs": "nobs"},
+              notes="Manufacturing buyers, existing importers excluded; parent-child links and sellers with fewer "
+                    "than 5 employees dropped; TFP by Olley-Pakes; SEs clustered by the buyer's prefecture.")
+    return Exhibit("table_3", t.title, reg=t, notes=t.notes)
+
+
+# ---------------------------------------------------------------- Tables 4, A5 (eq. 15)
+
+def sourcing_counts(st: Study, year: int) -> pd.DataFrame:
+    """N_isr: sellers of buyer i in input industry s (3-digit) and prefecture r, regression-sample buyers."""
+    l = st.clean_links(year)
+    l = l[l.buyer_id.isin(st.sample_buyers())]
+    f = st.firms[year]
+    d = pd.DataFrame({"buyer_id": l.buyer_id.to_numpy(), "s": f.jsic3.reindex(l.seller_id).to_numpy(),
+                      "r": f.pref.reindex(l.seller_id).to_numpy()})
+    d = d.dropna()
+    n = d.groupby(["buyer_id", "s", "r"]).size().rename("N").reset_index()
+    n["home"] = f.pref.reindex(n.buyer_id).to_numpy()
+    return n.dropna(subset=["home"]).astype({"r": int, "home": int})
+
+
+def eq15_frame(st: Study, year: int, reference: str, theta: str) -> pd.DataFrame:
+    """Rows (i, s, r ≠ reference) with log N_isr/N_is,ref and the distance interactions of eq. (15)."""
+    n = sourcing_counts(st, year)
+    dm = capital_distance_matrix()
+    n["d"] = dm.to_numpy()[n.home.to_numpy() - 1, n.r.to_numpy() - 1]
+    if reference == "nearest":
+        ref = n.loc[n.groupby(["buyer_id", "s"]).d.idxmin(), ["buyer_id", "s", "r", "N"]]
+    else:
+        ref = n.loc[n.r == n.home, ["buyer_id", "s", "r", "N"]]
+    ref = ref.rename(columns={"r": "ref", "N": "N_ref"})
+    m = n.merge(ref, on=["buyer_id", "s"])
+    m = m[m.r != m.ref].copy()
+    ch = st.chars.reindex(m.s)
+    th = ch[theta].to_numpy()
+    lnd = np.log(m.d.to_numpy())
+    m["y"] = np.log(m.N / m.N_ref)
+    m["lnd_t"] = lnd * th
+    m["lnd_t_rho"] = lnd * th * ch.ratio.to_numpy()
+    m["lnd_t_air"] = lnd * th * ch.air_share.to_numpy()
+    m["s_ref"] = m.s + "_" + m.ref.astype(str)
+    m["s_r"] = m.s + "_" + m.r.astype(str)
+    return m.replace([np.inf, -np.inf], np.nan)
+
+
+def table_4(st: Study, year: int | None = None) -> Exhibit:
+    year = year or st.y0
+    specs = [("nearest", "theta_cp"), ("nearest", "theta_firm"), ("home", "theta_cp")]
+    fits, truth = {}, []
+    for ref, th in specs:
+        d = eq15_frame(st, year, ref, th)
+        d = d.dropna(subset=["y", "lnd_t", "lnd_t_rho", "lnd_t_air"])
+        for i, rhs in enumerate(["lnd_t", "lnd_t + lnd_t_rho", "lnd_t + lnd_t_rho + lnd_t_air"]):
+            label = f"{'CP' if th == 'theta_cp' else 'Firm'} θ, {ref} ref ({i + 1})"
+            fits[label] = feiv(f"y ~ {rhs} | s_ref + s_r", d, vcov={"cluster": "s_r"})
+            if ref == "nearest" and th == "theta_cp" and i == 2:
+                p = st.notes.get("planted", {})
+                truth = [_truth("beta_comm (communication cost, eq. 15)", p.get("beta_comm"), fits[label], "lnd_t_rho", -1.0),
+                         _truth("gamma_air (transport cost, eq. 15)", p.get("gamma_air"), fits[label], "lnd_t_air", -1.0)]
+    num = "4" if year == st.y0 else "A5"
+    t = Table(num, f"Distance, scope of domestic outsourcing, and product differentiation of inputs ({year})", fits,
+              {"lnd_t": "ln(dist) × θ", "lnd_t_rho": "ln(dist) × θ × ρ/(ρ-1)", "lnd_t_air": "ln(dist) × θ × air"},
+              {"Input ind × reference region FE": ["s_ref"], "Input ind × source region FE": ["s_r"]},
+              {"R-sq": "r2", "Nb of Obs": "nobs"},
+              notes=f"Observations at buyer × input industry (3-digit) × source prefecture, {year}; manufacturing buyers "
+                    "of the regression sample; parent-child links removed; distances between prefectural capitals; "
+                    "SEs clustered by input industry × source prefecture. Home-reference columns use the buyer's home "
+                    "prefecture (its FE is input industry × buyer region).")
+    return Exhibit(f"table_{num}", t.title, reg=t, notes=t.notes, truth=truth)
+
+
+def table_a5(st: Study) -> Exhibit:
+    return table_4(st, st.y1)
+
+
+# ---------------------------------------------------------------- Table 5 (incidence LPM)
+
+def sector_characteristics(st: Study) -> pd.DataFrame:
+    """Sales-weighted averages of 3-digit characteristics within the 12 BSJBSA sectors (section 5.1)."""
+    f = st.firms[st.y0]
+    sec = st.jsic.set_index("jsic4").sector12
+    w = f.groupby("jsic3").sales.sum()
+    ch = st.chars.join(w.rename("w"), how="left")
+    ch["sector"] = sec.reindex(st.jsic.groupby("jsic3").jsic4.first().reindex(ch.index)).to_numpy()
+    ch = ch.dropna(subset=["sector", "w"])
+
+    def wavg(g, c):
+        ok = g[c].notna()
+        return np.average(g.loc[ok, c], weights=g.loc[ok, "w"]) if ok.any() else np.nan
+
+    return pd.DataFrame({c: ch.groupby("sector").apply(lambda g, c=c: wavg(g, c)) for c in
+                         ("theta_cp", "theta_firm", "ratio", "air_share")})
+
+
+def incidence_frame(st: Study) -> pd.DataFrame:
+    """Buyer × sector (12) × source prefecture: dummy for sourcing, ln(dist + 1) interactions (Table 5)."""
+    buyers = st.sample_buyers()
+    l = st.clean_links(st.y0)
+    l = l[l.buyer_id.isin(buyers)]
+    f = st.firms[st.y0]
+    sec = st.jsic.set_index("jsic4").sector12
+    src = pd.DataFrame({"b": l.buyer_id.to_numpy(), "S": sec.reindex(f.jsic4.reindex(l.seller_id)).to_numpy(),
+                        "r": f.pref.reindex(l.seller_id).to_numpy()}).dropna().drop_duplicates()
+    bidx = pd.Index(buyers)
+    home = f.pref.reindex(bidx).to_numpy()
+    ok = ~pd.isna(home)
+    bidx, home = bidx[ok], home[ok].astype(int)
+    sectors = np.arange(1, 13)
+    nb, ns = len(bidx), len(sectors)
+    b_i = np.repeat(np.arange(nb), ns * 47)
+    s_i = np.tile(np.repeat(sectors, 47), nb)
+    r_i = np.tile(np.arange(1, 48), nb * ns)
+    code = {b: i for i, b in enumerate(bidx)}
+    hit = np.zeros(len(b_i), bool)
+    bi = src.b.map(code).dropna()
+    s2 = src.loc[bi.index]
+    pos = bi.to_numpy(int) * ns * 47 + (s2.S.to_numpy(int) - 1) * 47 + (s2.r.to_numpy(int) - 1)
+    hit[pos] = True
+    dm = capital_distance_matrix().to_numpy()
+    lnd = np.log1p(dm[home[b_i] - 1, r_i - 1])
+    sc = sector_characteristics(st).reindex(sectors)
+    d = pd.DataFrame({"y": hit.astype(np.float64), "buyer": b_i, "sector_r": s_i * 100 + r_i})
+    for th in ("theta_cp", "theta_firm"):
+        t = sc[th].to_numpy()[s_i - 1]
+        d[f"lnd_{th}"] = lnd * t
+        d[f"lnd_{th}_rho"] = lnd * t * sc.ratio.to_numpy()[s_i - 1]
+        d[f"lnd_{th}_air"] = lnd * t * sc.air_share.to_numpy()[s_i - 1]
+    return d
+
+
+def table_5(st: Study) -> Exhibit:
+    d = incidence_frame(st)
+    fits = {}
+    for th, tag in (("theta_cp", "CP θ"), ("theta_firm", "Firm θ")):
+        for fe in ([], ["buyer"]):
+            for rhs in ([f"lnd_{th}"], [f"lnd_{th}", f"lnd_{th}_rho"], [f"lnd_{th}", f"lnd_{th}_rho", f"lnd_{th}_air"]):
+                label = f"{tag}{', buyer FE' if fe else ''} ({len(rhs)})"
+                fits[label] = feols("y", rhs, d, ["sector_r", *fe], vcov={"CRV1": "buyer"})
+    terms = {}
+    for th in ("theta_cp", "theta_firm"):
+        terms |= {f"lnd_{th}": f"ln(dist+1) × θ [{th}]", f"lnd_{th}_rho": f"ln(dist+1) × θ × ρ/(ρ-1) [{th}]",
+                  f"lnd_{th}_air": f"ln(dist+1) × θ × air [{th}]"}
+    t = Table("5", "The incidence of domestic sourcing and product differentiation of inputs", fits, terms,
+              {"Buyer FE": ["buyer"], "Input sector (12) × source region FE": ["sector_r"]},
+              {"R-sq": "r2", "Nb of Obs": "nobs"},
+              notes="Linear probability model at buyer × input sector (12) × source prefecture, base vintage; "
+                    "sector characteristics are sales-weighted averages of 3-digit values; SEs clustered by buyer.")
+    return Exhibit("table_5", t.title, reg=t, notes=t.notes)
+
+
+def table_6(st: Study) -> Exhibit:
+    """Not estimable from the data contract: it needs imports by product sector."""
+    return Exhibit("table_6", "The incidence of offshoring and product differentiation of inputs",
+                   error="not estimable from the data contract: bsjbsa/<YEAR>.csv records imports by source region "
+                         "(imports_asia, …) but not by product sector, which the dependent variable "
+                         "(offshoring in input sector S) needs.")
+
+
+# ---------------------------------------------------------------- Table A4
+
+def table_a4(st: Study) -> Exhibit:
+    y = st.y1
+    buyers = st.sample_buyers()
+    l = st.clean_links(y)
+    l = l[l.buyer_id.isin(buyers)]
+    sc = nw.sourcing_scope(l, st.firms[y]).reindex(buyers)
+    b = st.buyers.reindex(buyers)
+    d = pd.DataFrame({"l_regions": np.log(sc.source_prefectures), "l_sellers": np.log(sc.sellers),
+                      "l_ind4": np.log(sc.input_industries_4), "tfp": b.log_tfp10, "vapw": b.log_vapw10,
+                      "ind4": st.firms[y].jsic4.reindex(buyers), "pref": st.firms[y].pref.reindex(buyers).astype(float)},
+                     index=buyers).replace([np.inf, -np.inf], np.nan)
+    fits = {}
+    for dep, lab in (("l_regions", "ln(# prefectures)"), ("l_sellers", "ln(# sellers)"), ("l_ind4", "ln(# jsic4)")):
+        for prod, plab in (("tfp", "TFP (OP)"), ("vapw", "VA/Emp")):
+            fits[f"{lab}, {plab}"] = feiv(f"{dep} ~ productivity | ind4 + pref", d.assign(productivity=d[prod]),
+                                          vcov={"cluster": "ind4"})
+    f = st.firms[y]
+    ll = st.links[y]
+    ll = ll[st.is_mfg(ll.buyer_id, y)]
+    s_sales, s_emp = f.sales.reindex(ll.seller_id).to_numpy(float), f.employees.reindex(ll.seller_id).to_numpy(float)
+    e = pd.DataFrame({"y": np.log(s_sales / s_emp), "ln_dist": np.log(ll.dist_km.to_numpy()),
+                      "parent_child": ll.parent_child.astype(float).to_numpy(), "buyer": ll.buyer_id.to_numpy(),
+                      "s_ind4": f.jsic4.reindex(ll.seller_id).to_numpy(), "s_pref": f.pref.reindex(ll.seller_id).to_numpy()})
+    e = e.replace([np.inf, -np.inf], np.nan).dropna()
+    fits["ln(Sales/Emp) seller"] = feiv("y ~ ln_dist + parent_child | buyer + s_ind4 + s_pref", e, vcov={"cluster": "buyer"})
+    t = Table("A4", f"Firm productivity, distance, and the scope of domestic sourcing ({y})", fits,
+              {"productivity": "Productivity (buyer)", "ln_dist": "ln(distance)", "parent_child": "Parent-subsidiary"},
+              {"Buyer (4-digit) industry FE": ["ind4"], "Buyer prefecture FE": ["pref"], "Buyer FE": ["buyer"],
+               "Seller (4-digit) industry FE": ["s_ind4"], "Seller prefecture FE": ["s_pref"]},
+              {"R-sq": "r2", "Nb of Obs": "nobs"},
+              notes="Columns 1-6: manufacturing buyers of the regression sample, SEs clustered by buyer industry; "
+                    "column 7: links of manufacturing buyers, SEs clustered by buyer.")
+    return Exhibit("table_A4", t.title, reg=t, notes=t.notes)
+
+
+# ---------------------------------------------------------------- Tables 7, 8 (eq. 16)
+
+def pair_sample(st: Study, kind: str) -> pd.DataFrame:
+    """Buyer–seller pairs of eq. (16): ``drop`` (base-vintage links: continuing vs dropped) or ``add``
+    (later-vintage links: continuing vs added). Non-importing manufacturing buyers of the regression
+    sample; seller characteristics of the base vintage relative to the buyer's mean (in logs)."""
+    buyers = st.sample_buyers(exclude_importers=True)
+    pairs = nw.add_drop_pairs(st.clean_links(st.y0), st.clean_links(st.y1))
+    pairs = pairs[pairs.buyer_id.isin(buyers)]
+    keep = ["continuing", "dropped"] if kind == "drop" else ["continuing", "added"]
+    p = pairs[pairs.status.isin(keep)].copy()
+    p["y"] = (p.status == keep[1]).astype(float)
+    f0 = st.firms[st.y0]
+    p["x_dist"] = np.log(np.maximum(p.dist_km.to_numpy(), 0.1))
+    p["x_sales"] = np.log(f0.sales.reindex(p.seller_id).to_numpy(float))
+    p["x_emp"] = np.log(f0.employees.reindex(p.seller_id).to_numpy(float))
+    p = p.replace([np.inf, -np.inf], np.nan)
+    b = st.buyers.reindex(p.buyer_id)
+    p["D"], p["shock"], p["log_sales"] = b.imp_starter.to_numpy(), b.shock.to_numpy(), b.log_sales05.to_numpy()
+    for x in ("dist", "sales", "emp"):
+        rel = p[f"x_{x}"] - p.groupby("buyer_id")[f"x_{x}"].transform("mean")
+        p[f"rel_{x}"], p[f"D_{x}"], p[f"Z_{x}"] = rel, p.D * rel, p.shock * rel
+    p["in_ind"] = f0.jsic3.reindex(p.seller_id).to_numpy()
+    p["src_pref"] = f0.pref.reindex(p.seller_id).to_numpy(float)
+    p["b_ind"] = f0.jsic3.reindex(p.buyer_id).to_numpy()
+    p["b_pref"] = f0.pref.reindex(p.buyer_id).to_numpy(float)
+    return p
+
+
+FE16 = "in_ind + b_ind + src_pref + b_pref"
+
+
+def eq16_fits(st: Study, kind: str, vcov="robust") -> dict[str, Fit]:
+    p = pair_sample(st, kind)
+    fits = {"OLS": feiv(f"y ~ D + log_sales | {FE16}", p, vcov=vcov)}
+    for x in ("dist", "sales", "emp"):
+        fits[f"OLS {x}"] = feiv(f"y ~ D + D_{x} + rel_{x} + log_sales | {FE16}", p, vcov=vcov)
+    fits["2SLS"] = feiv(f"y ~ log_sales | {FE16} | D ~ shock", p, vcov=vcov)
+    for x in ("dist", "sales", "emp"):
+        fits[f"2SLS {x}"] = feiv(f"y ~ rel_{x} + log_sales | {FE16} | D + D_{x} ~ shock + Z_{x}", p, vcov=vcov)
+    for f in fits.values():
+        f.extra["n_buyers"] = int(p.loc[p.y.notna(), "buyer_id"].nunique())
+        f.extra["n_buyers_offshore"] = int(p.loc[p.D == 1, "buyer_id"].nunique())
+    return fits
+
+
+def _eq16_table(st: Study, kind: str) -> Exhibit:
+    fits = eq16_fits(st, kind)
+    num, first = ("7", "A6") if kind == "drop" else ("8", "A7")
+    title = "Offshoring and supplier dropping" if kind == "drop" else "Offshoring and supplier adding"
+    terms = {"D": "Imp Starter", "D_dist": "Imp Starter × log(x_j/x_i) [dist]", "D_sales": "Imp Starter × log(x_j/x_i) [sales]",
+             "D_emp": "Imp Starter × log(x_j/x_i) [emp]", "rel_dist": "log(x_j/x_i) [dist]",
+             "rel_sales": "log(x_j/x_i) [sales]", "rel_emp": "log(x_j/x_i) [emp]"}
+    fe = {"Input industry FE": ["in_ind"], "Buyer industry FE": ["b_ind"], "Source region FE": ["src_pref"],
+          "Buyer home region FE": ["b_pref"]}
+    stats_rows = {"Nb of Buyers": "n_buyers", "Nb of Buyers that Offshore": "n_buyers_offshore", "Nb of Obs": "nobs",
+                  "R-squared": "r2", "Kleibergen-Paap F statistic": "kp_f"}
+    note = ("Manufacturing buyers that did not import in the base year; "
+            + ("newly added" if kind == "drop" else "dropped") + " sellers removed; parent-child links removed; "
+            "instrument shock_i (eq. 18) and its interaction with the seller characteristic; robust SEs.")
+    t = Table(num, title, fits, terms, fe, stats_rows, notes=note)
+    fs = {}
+    for label, f in fits.items():
+        for e in f.endog:
+            fs[f"{label}: {e}"] = first_stage_fit(f, e)
+    ft = Table(first, f"First stage of the FE-IV regressions reported in Table {num}", fs,
+               {"shock": "shock_i", "Z_dist": "shock_i × log(x_j/x_i) [dist]", "Z_sales": "shock_i × log(x_j/x_i) [sales]",
+                "Z_emp": "shock_i × log(x_j/x_i) [emp]"}, fe,
+               {"Nb of Obs": "nobs", "R-squared": "r2", "Partial R-squared": "partial_r2", "F (excluded)": "f_excluded",
+                "Sanderson-Windmeijer F": "sw_f"})
+    p = st.notes.get("planted", {})
+    if kind == "drop":
+        truth = [_truth("drop_beta (Imp Starter, drop)", p.get("drop_beta"), fits["2SLS sales"], "D"),
+                 _truth("drop_gamma_sales (× rel. sales, drop)", p.get("drop_gamma_sales"), fits["2SLS sales"], "D_sales")]
+    else:
+        truth = [_truth("add_beta (Imp Starter, add)", p.get("add_beta"), fits["2SLS sales"], "D"),
+                 _truth("add_gamma_dist (× rel. distance, add)", p.get("add_gamma_dist"), fits["2SLS dist"], "D_dist"),
+                 _truth("add_gamma_sales (× rel. sales, add)", p.get("add_gamma_sales"), fits["2SLS sales"], "D_sales")]
+    ols = fits["OLS sales"]
+    truth.append({**_truth(f"OLS counterpart of {truth[0]['parameter']}", truth[0]["planted"], ols, "D"), "ols": True})
+    return Exhibit(f"table_{num}", title, reg=t, first_stage=ft, notes=note, truth=truth)
+
+
+def table_7(st: Study) -> Exhibit:
+    return _eq16_table(st, "drop")
+
+
+def table_8(st: Study) -> Exhibit:
+    return _eq16_table(st, "add")
+
+
+# ---------------------------------------------------------------- Table 9 (eq. 19)
+
+def industry_sample(st: Study, kind: str) -> pd.DataFrame:
+    """Buyer × manufacturing input industry (3-digit) for eq. (19): ``drop`` = industries sourced in the
+    base vintage; ``add`` = every other industry, dropped ones excluded (continuing and never = 0)."""
+    buyers = st.sample_buyers(exclude_importers=True)
+    pairs = nw.add_drop_pairs(st.clean_links(st.y0), st.clean_links(st.y1))
+    pairs = pairs[pairs.buyer_id.isin(buyers)]
+    g = nw.add_drop_by_industry(pairs, st.firms[st.y0])
+    mfg3 = st.chars.index
+    g = g[g.ind.isin(mfg3)]
+    if kind == "drop":
+        d = g[g.in_from].assign(y=lambda x: x.dropped.astype(float))
+    else:
+        full = pd.MultiIndex.from_product([buyers, mfg3], names=["buyer_id", "ind"]).to_frame(index=False)
+        full = full.merge(g, on=["buyer_id", "ind"], how="left").fillna(
+            {"in_from": False, "in_to": False, "added": False, "dropped": False})
+        d = full[~full.dropped.astype(bool)].assign(y=lambda x: x.added.astype(float))
+    b = st.buyers.reindex(d.buyer_id)
+    f0 = st.firms[st.y0]
+    ch = st.chars.reindex(d.ind)
+    d = d.assign(D=b.imp_starter.to_numpy(), shock=b.shock.to_numpy(), log_sales=b.log_sales05.to_numpy(),
+                 rauch=ch.rauch.to_numpy(float), ratio=ch.ratio.to_numpy(),
+                 b_ind=f0.jsic3.reindex(d.buyer_id).to_numpy(), b_pref=f0.pref.reindex(d.buyer_id).to_numpy(float))
+    for x in ("rauch", "ratio"):
+        d[f"D_{x}"], d[f"Z_{x}"] = d.D * d[x], d.shock * d[x]
+    return d
+
+
+def table_9(st: Study) -> Exhibit:
+    fits = {}
+    for kind in ("drop", "add"):
+        d = industry_sample(st, kind)
+        for x in ("rauch", "ratio"):
+            fits[f"OLS {kind} {x}"] = feiv(f"y ~ D + D_{x} + log_sales | b_ind + b_pref + ind", d, vcov="robust")
+    for kind in ("drop", "add"):
+        d = industry_sample(st, kind)
+        for x in ("rauch", "ratio"):
+            fits[f"2SLS {kind} {x}"] = feiv(f"y ~ log_sales | b_ind + b_pref + ind | D + D_{x} ~ shock + Z_{x}", d,
+                                            vcov="robust")
+    fe = {"Input industry FE": ["ind"], "Buyer industry FE": ["b_ind"], "Buyer home region FE": ["b_pref"]}
+    t = Table("9", "Offshoring and industry adding and dropping", fits,
+              {"D": "Imp Starter", "D_rauch": "Imp Starter × Rauch", "D_ratio": "Imp Starter × ρ/(ρ-1)"}, fe,
+              {"Nb of Obs": "nobs", "R-squared": "r2", "Kleibergen-Paap F statistic": "kp_f"},
+              notes="Buyer × 3-digit manufacturing input industry; drop sample: industries sourced in the base year; "
+                    "add sample: all other industries, dropped ones excluded; robust SEs.")
+    fs = {f"{k}: {e}": first_stage_fit(f, e) for k, f in fits.items() if f.method == "2sls" for e in f.endog}
+    ft = Table("A8", "First stage of the FE-IV regressions reported in Table 9", fs,
+               {"shock": "shock_i", "Z_rauch": "shock_i × Rauch", "Z_ratio": "shock_i × ρ/(ρ-1)"}, fe,
+               {"Nb of Obs": "nobs", "Partial R-squared": "partial_r2", "F (excluded)": "f_excluded", "Sanderson-Windmeijer F": "sw_f"})
+    tilt = st.notes.get("planted", {}).get("industry_rauch_tilt")
+    truth = [{"parameter": "industry_rauch_tilt (sign of Imp Starter × Rauch, add)", "planted": tilt,
+              "estimate": float(fits["2SLS add rauch"].coef.get("D_rauch", np.nan)),
+              "std_error": float(fits["2SLS add rauch"].se.get("D_rauch", np.nan)), "z": None}]
+    return Exhibit("table_9", t.title, reg=t, first_stage=ft, notes=t.notes, truth=truth)
+
+
+# ---------------------------------------------------------------- seed 000
+
+def wage_inequality_table(st: Study) -> Exhibit:
+    """Industry-level: Δ ln(w_high/w_low) on the change in offshoring (imports/purchases, BSJBSA), alone and
+    interacted with initial domestic outsourcing (mean log sellers per buyer in the base vintage)."""
+    w = st.wages.copy()
+    w["ineq"] = np.log(w.wage_high / w.wage_low)
+    ineq = w.pivot_table(index="jsic3", columns="year", values="ineq")
+    s = st.survey
+    agg = s[s.year.isin([st.y0, st.y1])].groupby(["jsic3", "year"])[["imports_total", "purchases"]].sum()
+    off = (agg.imports_total / agg.purchases).unstack()
+    l = st.links[st.y0]
+    k = l.groupby("buyer_id").size()
+    outs = pd.Series(np.log(k.to_numpy()), index=st.firms[st.y0].jsic3.reindex(k.index).to_numpy()).groupby(level=0).mean()
+    d = pd.DataFrame({"d_ineq": ineq[st.y1] - ineq[st.y0], "d_off": off[st.y1] - off[st.y0]}).dropna()
+    d["outs"] = outs.reindex(d.index)
+    d = d.dropna()
+    d["outs_std"] = (d.outs - d.outs.mean()) / d.outs.std()
+    d["d_off_x_outs"] = d.d_off * d.outs_std
+    fits = {"Offshoring only": feiv("d_ineq ~ d_off", d, vcov="robust"),
+            "With initial outsourcing": feiv("d_ineq ~ d_off + d_off_x_outs + outs_std", d, vcov="robust")}
+    t = Table("W1", "Offshoring and wage inequality across manufacturing industries (companion paper)", fits,
+              {"d_off": "Δ offshoring (imports/purchases)", "d_off_x_outs": "Δ offshoring × initial outsourcing (std.)",
+               "outs_std": "Initial outsourcing (std.)", "_cons": "Constant"}, {}, {"Nb of industries": "nobs", "R-sq": "r2"},
+              notes="3-digit manufacturing industries; dependent variable Δ ln(wage_high/wage_low); initial outsourcing: "
+                    "mean log number of domestic sellers per buyer in the base vintage, standardised; robust SEs.")
+    p = st.notes.get("planted", {})
+    truth = [_truth("wage_b1 (Δ offshoring)", p.get("wage_b1"), fits["With initial outsourcing"], "d_off"),
+             _truth("wage_b2 (× initial outsourcing)", p.get("wage_b2"), fits["With initial outsourcing"], "d_off_x_outs")]
+    return Exhibit("table_W1", t.title, reg=t, notes=t.notes, truth=truth)
+
+
+def all_regressions() -> list:
+    return [table_3, table_4, table_a5, table_5, table_6, table_a4, table_7, table_8, table_9, wage_inequality_table]

@@ -1,0 +1,66 @@
+"""One self-contained HTML page: every table and figure in paper order, data and sample notes, run
+times, and planted parameters next to their estimates when the data are synthetic."""
+
+from __future__ import annotations
+
+import base64
+import html
+from pathlib import Path
+
+from analytics.exhibits import Exhibit
+
+CSS = """
+body{font-family:Georgia,serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}
+h1{font-size:1.6em} h2{font-size:1.2em;border-bottom:1px solid #ccc;margin-top:2em}
+table{border-collapse:collapse;font-size:0.8em;margin:0.5em 0 1em} td,th{padding:2px 8px;text-align:center}
+td:first-child,th:first-child{text-align:left} thead th{border-bottom:1px solid #333}
+caption,.caption{font-weight:bold;text-align:left;margin:0.3em 0} .notes{font-size:0.8em;color:#555}
+.err{color:#a00} .fig img{max-width:720px;border:1px solid #eee} .desc tbody tr:nth-child(odd){background:#fafafa}
+.toc{columns:3;font-size:0.85em}
+"""
+
+
+def _figure_html(ex: Exhibit) -> str:
+    data = base64.b64encode(Path(ex.figure).read_bytes()).decode()
+    return (f"<div class='fig'><p class='caption'>{html.escape(ex.label)}: {html.escape(ex.title)}</p>"
+            f"<img alt='{html.escape(ex.label)}' src='data:image/png;base64,{data}'/>"
+            + (f"<p class='notes'>{html.escape(ex.notes)}</p>" if ex.notes else "") + "</div>")
+
+
+def _truth_html(exhibits: list[Exhibit]) -> str:
+    rows = [r | {"exhibit": e.label} for e in exhibits for r in e.truth]
+    if not rows:
+        return ""
+
+    def f(v):
+        return "" if v is None else f"{v:.4g}" if isinstance(v, float) else html.escape(str(v))
+
+    body = "".join(f"<tr><td>{html.escape(r['parameter'])}</td><td>{r['exhibit']}</td><td>{f(r['planted'])}</td>"
+                   f"<td>{f(r['estimate'])}</td><td>{f(r['std_error'])}</td><td>{f(r.get('z'))}</td></tr>" for r in rows)
+    return ("<h2 id='truth'>Planted parameters and their estimates</h2><table><thead><tr><th>parameter</th>"
+            "<th>exhibit</th><th>planted</th><th>estimate</th><th>s.e.</th><th>z</th></tr></thead>"
+            f"<tbody>{body}</tbody></table>")
+
+
+def write(out: Path, exhibits: list[Exhibit], meta: dict) -> Path:
+    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>prodnet report</title><style>{CSS}</style>"
+             "</head><body><h1>Global sourcing and domestic production networks: replication report</h1>",
+             f"<p class='notes'>{html.escape(meta.get('intro', ''))}</p>", "<div class='toc'><ul>"]
+    parts += [f"<li><a href='#{e.id}'>{html.escape(e.label)}</a>{' (failed)' if e.error else ''}</li>" for e in exhibits]
+    parts.append("</ul></div>")
+    for e in exhibits:
+        parts.append(f"<h2 id='{e.id}'>{html.escape(e.label)}: {html.escape(e.title)}</h2>")
+        if e.error:
+            parts.append(f"<p class='err'>{html.escape(e.error)}</p>")
+        elif e.figure is not None:
+            parts.append(_figure_html(e))
+        else:
+            parts.append(e.html())
+        parts.append(f"<p class='notes'>computed in {e.seconds:.1f} s</p>")
+    parts.append(_truth_html(exhibits))
+    timings = "".join(f"<tr><td>{html.escape(k)}</td><td>{v:.1f}</td></tr>" for k, v in meta.get("timings", {}).items())
+    parts.append(f"<h2 id='run'>Run</h2><table><tbody>{timings}</tbody></table>"
+                 f"<p class='notes'>{html.escape(meta.get('footer', ''))}</p></body></html>")
+    p = out / "report.html"
+    p.write_text("\n".join(parts), encoding="utf-8")
+    return p

@@ -1,0 +1,170 @@
+"""``run_all(data_root, out_dir)``: the whole paper from a data root in the contract layout.
+
+Steps: ETL (reused when the inputs are unchanged) → graph store (reused when it already holds the same
+vintages built from the same cache) → features and samples → every table and figure → report.html,
+tables/*.csv|md|tex, figures/*.png, summary.json. A failing exhibit is reported and the others still run."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import time
+import traceback
+import warnings
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from analytics import descriptives, figures, regressions, report, study
+from analytics.exhibits import Exhibit
+from etl.pipeline import Cache, default_work_dir, run_etl
+from prodnet.progress import peak_rss_gib, steps
+
+PAPER_ORDER = ["table_1", "table_2", "figure_1", "figure_2", "figure_3", "table_3", "figure_4", "figure_5", "table_4",
+               "table_5", "table_6", "table_7", "table_8", "table_9", "table_A1", "table_A2", "table_A3", "table_A4",
+               "table_A5", "table_A9", "figure_A1", "figure_A3", "figure_A4", "table_W1"]
+
+
+def _versions() -> dict:
+    out = {"python": platform.python_version(), "machine": platform.platform()}
+    for p in ("prodnet", "numpy", "pandas", "pyarrow", "pyfixest", "igraph", "ladybug", "neo4j", "scipy", "matplotlib"):
+        try:
+            out[p] = metadata.version(p)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def _fingerprint(cache: Cache) -> str:
+    fp = "|".join(f"{k}:{v.get('fingerprint')}" for k, v in sorted(cache.manifest.items()))
+    return hashlib.sha256(fp.encode()).hexdigest()[:16]
+
+
+def _store(kind: str, work: Path, cache: Cache, years: list[int], st, **kw):
+    """Open the store; load only if it lacks a vintage or was built from a different cache."""
+    from graph import open_store
+
+    s = open_store(kind, path=work / "graph.lbdb") if kind == "embedded" else open_store(kind, **kw)
+    fps = {str(y): cache.manifest.get(f"tsr/{y}", {}).get("fingerprint") for y in years}
+    meta = s.meta() if kind == "embedded" else {}
+    if kind == "embedded" and set(map(int, meta.get("vintages", {}))) >= set(years) and meta.get("fingerprints") == fps:
+        return s, True
+    if kind != "embedded" and set(s.vintages()) >= set(years):
+        return s, True
+    st("graph: loading vintages")
+    s.load(cache, years, progress=st)
+    if kind == "embedded":
+        m = s.meta() | {"fingerprints": fps}
+        s.meta_path.write_text(json.dumps(m, indent=1))
+    return s, False
+
+
+def _exhibit(fn, st_obj, out_fig: Path | None) -> Exhibit:
+    t = time.perf_counter()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ex = fn(st_obj, out_fig) if out_fig is not None else fn(st_obj)
+    except Exception as e:  # noqa: BLE001 - a failing exhibit must not stop the others
+        name = fn.__name__.replace("figure_a", "figure_A").replace("table_a", "table_A")
+        ex = Exhibit(name, name.replace("_", " "), error=f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=3)}")
+    ex.seconds = time.perf_counter() - t
+    return ex
+
+
+def _write_tables(out: Path, exhibits: list[Exhibit]) -> None:
+    tdir = out / "tables"
+    tdir.mkdir(parents=True, exist_ok=True)
+    for e in exhibits:
+        if e.error or e.figure is not None:
+            continue
+        e.tidy().to_csv(tdir / f"{e.id}.csv", index=False)
+        (tdir / f"{e.id}.md").write_text(e.markdown(), encoding="utf-8")
+        (tdir / f"{e.id}.tex").write_text(e.latex(), encoding="utf-8")
+
+
+def run_all(data_root: str | Path, out_dir: str | Path, store: str = "embedded", work: str | Path | None = None,
+            only: list[str] | None = None, quiet: bool = False, y0: int = 2005, y1: int = 2010, **store_kw) -> dict:
+    """Reproduce every table and figure of the paper (and the seed-000 table) into ``out_dir``."""
+    root, out = Path(data_root), Path(out_dir)
+    work = Path(work) if work else default_work_dir(root)
+    (out / "figures").mkdir(parents=True, exist_ok=True)
+    t_all = time.perf_counter()
+    exhibits: list[Exhibit] = []
+    with steps("run-all", quiet=quiet) as st:
+        st("etl")
+        etl_report = run_etl(root, work, progress=None)
+        cache = Cache(work)
+        st("graph store")
+        s, reused = _store(store, work, cache, [y0, y1], st, **store_kw)
+        st("study: features and samples")
+        data = study.build(cache, s, y0, y1)
+        truth_path = root / "truth.json"
+        truth = json.loads(truth_path.read_text()) if truth_path.exists() else None
+        if truth:
+            data.notes["planted"] = truth["planted"]
+        fns = [(f, None) for f in descriptives.all_descriptives() + regressions.all_regressions()]
+        fns += [(f, out / "figures") for f in figures.all_figures()]
+        for fn, fig_dir in fns:
+            name = fn.__name__.replace("figure_a", "figure_A").replace("table_a", "table_A")
+            name = "table_W1" if name == "wage_inequality_table" else name
+            if only and name not in only:
+                continue
+            st(name)
+            exhibits.append(_exhibit(fn, data, fig_dir))
+        exhibits.sort(key=lambda e: PAPER_ORDER.index(e.id) if e.id in PAPER_ORDER else 99)
+        st("write outputs")
+        _write_tables(out, exhibits)
+    timings = st.timings
+    summary = _summary(root, cache, data, exhibits, timings, reused, truth, etl_report, store)
+    summary["seconds_total"] = time.perf_counter() - t_all
+    (out / "summary.json").write_text(json.dumps(summary, indent=1, default=_json))
+    report.write(out, exhibits, {"intro": _intro(data, root, store, reused), "timings": timings,
+                                 "footer": f"prodnet {summary['versions'].get('prodnet', '')}; peak RSS "
+                                           f"{summary['peak_rss_gib']:.2f} GiB; total {summary['seconds_total']:.0f} s."})
+    return summary
+
+
+def _intro(data, root: Path, store: str, reused: bool) -> str:
+    b = data.buyers
+    return (f"Data root {root}. Vintages {data.y0} and {data.y1}: {len(data.links[data.y0]):,} and "
+            f"{len(data.links[data.y1]):,} links among {len(data.firms[data.y0]):,} and {len(data.firms[data.y1]):,} "
+            f"firms; {int(b.manufacturing.sum()):,} manufacturing firms matched to the BSJBSA. Samples follow the "
+            f"paper: manufacturing buyers, buyers and sellers present in both vintages, parent-child links removed, "
+            f"existing importers excluded from the offshoring regressions. Graph store: {store}"
+            f"{' (reused)' if reused else ''}.")
+
+
+def _summary(root, cache, data, exhibits, timings, reused, truth, etl_report, store) -> dict:
+    out = {"versions": _versions(), "data_root": str(root), "data_fingerprint": _fingerprint(cache),
+           "store": store, "graph_reused": reused, "timings_seconds": timings, "peak_rss_gib": peak_rss_gib(),
+           "exhibits": {e.id: {"title": e.title, "seconds": e.seconds, "error": e.error} for e in exhibits},
+           "errors": [e.id for e in exhibits if e.error]}
+    rows = [r | {"exhibit": e.id} for e in exhibits for r in e.truth]
+    if data.op is not None:
+        rows += [{"parameter": "Olley-Pakes beta_l", "planted": 0.6 if truth else None, "estimate": data.op.beta_l,
+                  "exhibit": "tfp"},
+                 {"parameter": "Olley-Pakes beta_k", "planted": 0.35 if truth else None, "estimate": data.op.beta_k,
+                  "exhibit": "tfp"}]
+    if truth:
+        tp = pd.Series(truth["industries"]["theta_prime"])
+        est = data.theta.theta_prime.reindex(tp.index)
+        ok = est.notna()
+        rows.append({"parameter": "theta_prime (appendix B.3), median |est/true - 1| over industries",
+                     "planted": 0.0, "estimate": float(np.median(np.abs(est[ok] / tp[ok] - 1))) if ok.any() else None,
+                     "exhibit": "theta", "n_industries": int(ok.sum())})
+        out["truth_counts"] = {"links_2005": truth["counts"]["2005"]["links"], "links_2010": truth["counts"]["2010"]["links"]}
+    out["planted_vs_estimated"] = rows
+    out["etl"] = {k: v for k, v in etl_report.items() if k != "industry"}
+    return out
+
+
+def _json(o):
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, Path):
+        return str(o)
+    return str(o)

@@ -1,0 +1,121 @@
+"""Everything the paper's tables need, assembled once: firms and links of both vintages (links through
+the graph store), import status from the BSJBSA match, productivity, the instrument, and the samples of
+sections 3 and 5.
+
+Sample rules (paper section 2, notes to Tables 1, 3, 7–9): manufacturing buyers; buyers and sellers in
+both vintages; buyers matched to the BSJBSA; parent–child links removed; existing (2005) importers
+excluded from the offshoring regressions; sellers under 5 employees dropped for the buyer-level measures
+of Table 3. Seller characteristics in eq. (16) are measured in the base vintage (predetermined)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from analytics import instrument, tfp
+from etl.pipeline import Cache
+from graph.store import GraphStore
+
+
+@dataclass
+class Study:
+    y0: int
+    y1: int
+    firms: dict[int, pd.DataFrame]  # indexed by tsr_id
+    links: dict[int, pd.DataFrame]  # seller_id, buyer_id, dist_km, parent_child
+    jsic: pd.DataFrame
+    chars: pd.DataFrame  # per jsic3: rho, ratio, theta_cp, air_share, rauch, theta_firm
+    survey: pd.DataFrame
+    buyers: pd.DataFrame  # BSJBSA-matched firms: status, log sales, tfp, shock …
+    wes: pd.Series
+    op: tfp.OPResult | None
+    theta: pd.DataFrame
+    wages: pd.DataFrame
+    notes: dict = field(default_factory=dict)
+
+    @property
+    def both(self) -> pd.Index:
+        return self.firms[self.y0].index.intersection(self.firms[self.y1].index)
+
+    def mfg4(self) -> set[str]:
+        return set(self.jsic.loc[self.jsic.manufacturing == 1, "jsic4"])
+
+    def is_mfg(self, ids: pd.Series, year: int | None = None) -> np.ndarray:
+        f = self.firms[year or self.y0]
+        return f.jsic4.reindex(ids).isin(self.mfg4()).to_numpy()
+
+    def clean_links(self, year: int) -> pd.DataFrame:
+        """Links between firms of both vintages, parent–child pairs (in either vintage) removed."""
+        both = self.both
+        pc = pd.concat([self.links[y].loc[self.links[y].parent_child, ["seller_id", "buyer_id"]]
+                        for y in (self.y0, self.y1)]).drop_duplicates().assign(_pc=True)
+        l = self.links[year]
+        flagged = l[["seller_id", "buyer_id"]].merge(pc, on=["seller_id", "buyer_id"], how="left")._pc.notna()
+        keep = l.seller_id.isin(both).to_numpy() & l.buyer_id.isin(both).to_numpy() & ~flagged.to_numpy()
+        return l[keep]
+
+    def sample_buyers(self, exclude_importers: bool = False) -> pd.Index:
+        """Manufacturing buyers in both vintages matched to the BSJBSA (with both survey years)."""
+        b = self.buyers
+        b = b[b.manufacturing & b.index.isin(self.both) & b.imp05.notna() & b.imp10.notna()]
+        if exclude_importers:
+            b = b[~b.imp05.astype(bool)]
+        return b.index
+
+
+def _status(survey: pd.DataFrame, y0: int, y1: int) -> pd.DataFrame:
+    s = survey[survey.tsr_id.fillna("") != ""]
+    imp = s.pivot_table(index="tsr_id", columns="year", values="imports_total", aggfunc="first")
+    out = pd.DataFrame(index=imp.index)
+    out["imp05"] = (imp[y0] > 0).where(imp[y0].notna())
+    out["imp10"] = (imp[y1] > 0).where(imp[y1].notna())
+    i0, i1 = out.imp05.fillna(False).astype(bool), out.imp10.fillna(False).astype(bool)
+    out["status"] = np.select([i0 & i1, ~i0 & i1, i0 & ~i1], ["continuing", "starter", "stopper"], "non")
+    out["imp_starter"] = (~i0 & i1).astype(float)
+    sales = s.pivot_table(index="tsr_id", columns="year", values="sales", aggfunc="first")
+    out["log_sales05"] = np.log(sales[y0].where(sales[y0] > 0))
+    out["log_sales10"] = np.log(sales[y1].where(sales[y1] > 0))
+    return out
+
+
+def build(cache: Cache, store: GraphStore, y0: int = 2005, y1: int = 2010, progress=None) -> Study:
+    step = progress or (lambda m: None)
+    step("study: firms and links")
+    firms = {}
+    for y in (y0, y1):
+        f = cache.read(f"firms_{y}").set_index("tsr_id")
+        f["pref"] = f.pref_code.astype("Int64")
+        firms[y] = f
+    links = {y: store.edges(y) for y in (y0, y1)}
+    for y in (y0, y1):
+        links[y]["parent_child"] = links[y].parent_child.astype(bool)
+    jsic = cache.read("industry_jsic")
+    ch = cache.read("industry_characteristics").set_index("jsic3")
+    ch["ratio"] = ch.rho / (ch.rho - 1)
+    step("study: survey, productivity, instrument")
+    survey = cache.read("bsjbsa")
+    buyers = _status(survey, y0, y1)
+    mfg4 = set(jsic.loc[jsic.manufacturing == 1, "jsic4"])
+    buyers["manufacturing"] = firms[y0].jsic4.reindex(buyers.index).isin(mfg4).to_numpy()
+    op, tfp_s = None, None
+    try:
+        op, tfp_s = tfp.olley_pakes(survey)
+    except (ValueError, np.linalg.LinAlgError):
+        pass
+    key = survey.drop_duplicates("survey_id").set_index("survey_id").tsr_id
+    if tfp_s is not None:
+        t = tfp_s.reset_index()
+        t["tsr_id"] = key.reindex(t.survey_id).to_numpy()
+        t = t[t.tsr_id.fillna("") != ""].pivot_table(index="tsr_id", columns="year", values="log_tfp")
+        buyers["log_tfp05"], buyers["log_tfp10"] = t.get(y0), t.get(y1)
+    vpw = tfp.va_per_worker(survey).reset_index()
+    vpw["tsr_id"] = key.reindex(vpw.survey_id).to_numpy()
+    vpw = vpw[vpw.tsr_id.fillna("") != ""].pivot_table(index="tsr_id", columns="year", values="log_va_per_worker")
+    buyers["log_vapw05"], buyers["log_vapw10"] = vpw.get(y0), vpw.get(y1)
+    w = instrument.wes(cache.read("industry_world_exports"), y0, y1)
+    buyers["shock"] = instrument.shock(links[y0], firms[y0].jsic4, w).reindex(buyers.index).fillna(0.0)
+    theta = instrument.firm_based_theta(firms[y0].sales, firms[y0].jsic3, ch.rho)
+    ch["theta_firm"] = theta.theta_firm.reindex(ch.index)
+    return Study(y0, y1, firms, links, jsic, ch, survey, buyers, w, op, theta, cache.read("industry_wages"))
