@@ -55,23 +55,32 @@ class Exhibit:
         if self.reg is not None:
             return self.reg.latex() + (self.first_stage.latex() if self.first_stage else "")
         if self.frame is not None:
-            return self.frame.to_latex(float_format=lambda x: f"{x:,.4g}", caption=f"{self.title}", label=self.id)
+            return self.frame.to_latex(float_format=num, caption=f"{self.title}", label=self.id)
         return ""
 
     def html(self) -> str:
         if self.reg is not None:
             return self.reg.html() + (self.first_stage.html() if self.first_stage else "")
         if self.frame is not None:
-            t = self.frame.to_html(float_format=lambda x: f"{x:,.4g}", na_rep="", classes="desc", border=0)
+            t = self.frame.to_html(float_format=num, na_rep="", classes="desc", border=0)
             return (f"<p class='caption'>{html.escape(self.label)}: {html.escape(self.title)}</p>{t}"
                     + (f"<p class='notes'>Notes: {html.escape(self.notes)}</p>" if self.notes else ""))
         return ""
+
+
+def num(x: float) -> str:
+    """Counts with thousands separators, other numbers with 4 significant digits."""
+    if x is None or not np.isfinite(x):
+        return ""
+    if float(x).is_integer() and abs(x) >= 1:
+        return f"{int(x):,}"
+    return f"{x:,.4g}" if abs(x) >= 1e-3 else f"{x:.3g}"
 
 
 def _frame_md(df: pd.DataFrame) -> str:
     cols = [str(df.index.name or "")] + [str(c) for c in df.columns]
     out = ["| " + " | ".join(cols) + " |", "|" + "|".join(["---"] * len(cols)) + "|"]
     for idx, row in df.iterrows():
-        vals = [f"{v:,.4g}" if isinstance(v, float | np.floating) else str(v) for v in row.to_numpy()]
+        vals = [num(v) if isinstance(v, float | np.floating) else str(v) for v in row.to_numpy()]
         out.append("| " + " | ".join([str(idx), *vals]) + " |")
     return "\n".join(out) + "\n"

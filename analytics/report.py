@@ -46,7 +46,7 @@ def write(out: Path, exhibits: list[Exhibit], meta: dict) -> Path:
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>prodnet report</title><style>{CSS}</style>"
              "</head><body><h1>Global sourcing and domestic production networks: replication report</h1>",
              f"<p class='notes'>{html.escape(meta.get('intro', ''))}</p>", "<div class='toc'><ul>"]
-    parts += [f"<li><a href='#{e.id}'>{html.escape(e.label)}</a>{' (failed)' if e.error else ''}</li>" for e in exhibits]
+    parts += [f"<li><a href='#{e.id}'>{html.escape(e.label)}</a>{' (not produced)' if e.error else ''}</li>" for e in exhibits]
     parts.append("</ul></div>")
     for e in exhibits:
         parts.append(f"<h2 id='{e.id}'>{html.escape(e.label)}: {html.escape(e.title)}</h2>")

@@ -301,10 +301,12 @@ def _network_2010(f, links05, D, gravity, scale: Scale, p: Planted, rng, n_total
     m_i = np.ceil(base.to_numpy() * 1.8).astype(int) + 2
     forbid = np.sort(s05.astype(np.int64) * n_total + b05)
     bidx = base.index.to_numpy()
-    cand = _sample_degrees(gw10, bidx, m_i, n_total, rng, forbid, tilted=D[bidx] > 0)
+    cand = _sample_degrees(gw10, bidx, m_i, n_total, rng, forbid, rounds=1, tilted=D[bidx] > 0)
     cs, cb = cand.seller.to_numpy(), cand.buyer.to_numpy()
     pa = p_add(cs, cb)
-    ratio = (base / pd.Series(m_i, index=base.index)).reindex(cb).to_numpy()
+    # normalise by the realised number of distinct candidates: buyers whose local pools saturate get
+    # fewer candidates, and the shortfall must not change their expected number of adds
+    ratio = (base / cand.groupby("buyer").size()).reindex(cb).to_numpy()
     acc = np.minimum(1.0, ratio * pa / (1 - pa) * (1 - p_drop(cs, cb)))
     adds = cand[rng.random(len(cand)) < acc].assign(parent_child=False)
     # buyers without 2005 suppliers (incl. entrants) fill the gap to the 2010 target

@@ -216,14 +216,23 @@ def _wages(w: World, survey: dict[int, pd.DataFrame], rng) -> tuple[pd.DataFrame
 
 
 def _write_csv(df: pd.DataFrame, path: Path, encoding: str = "utf-8") -> str:
+    """CSV through pyarrow (fast); re-encoded to ``encoding`` when every character fits, else UTF-8."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = df.to_csv(index=False)
-    try:
-        path.write_bytes(text.encode(encoding))
-        return encoding
-    except UnicodeEncodeError:
-        path.write_bytes(text.encode("utf-8"))
-        return "utf-8"
+    buf = io.BytesIO()
+    pacsv.write_csv(pa.Table.from_pandas(df, preserve_index=False), buf)
+    data = buf.getvalue()
+    if encoding != "utf-8":
+        try:
+            data = data.decode("utf-8").encode(encoding)
+        except UnicodeEncodeError:
+            encoding = "utf-8"
+    path.write_bytes(data)
+    return encoding
 
 
 def write_world(w: World, out: Path, rng) -> dict:
