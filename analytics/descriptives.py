@@ -27,21 +27,29 @@ def division(jsic4: pd.Series) -> pd.Series:
     return out
 
 
-def _spb(l: pd.DataFrame) -> pd.Series:
-    return l.groupby("buyer_id").size()
+def _mask(st: Study, ids) -> np.ndarray:
+    m = np.zeros(len(st.ids), bool)
+    m[st.code(ids)] = True
+    return m
+
+
+def _k(b: np.ndarray) -> np.ndarray:
+    """Sellers per buyer from buyer codes (buyers with at least one seller)."""
+    k = np.bincount(b)
+    return k[k > 0]
 
 
 def table_1(st: Study) -> Exhibit:
     """Links and sellers per buyer: the TSR network (Panel A) and the regression sample (Panel B)."""
     rows = {}
-    buyers = st.sample_buyers()
+    sample, both = _mask(st, st.sample_buyers()), st.both_mask
     for y in (st.y0, st.y1):
-        d = _spb(st.links[y])
-        rows[("A. TSR sample", y)] = (len(st.links[y]), d.mean(), d.median())
         l = st.links[y]
-        reg = l[l.buyer_id.isin(buyers) & l.seller_id.isin(st.both)]
-        d = _spb(reg)
-        rows[("B. Regression sample", y)] = (len(reg), d.mean(), d.median())
+        k = _k(l.b.to_numpy())
+        rows[("A. TSR sample", y)] = (len(l), k.mean(), np.median(k))
+        reg = l.b.to_numpy()[sample[l.b.to_numpy()] & both[l.s.to_numpy()]]
+        k = _k(reg)
+        rows[("B. Regression sample", y)] = (len(reg), k.mean(), np.median(k))
     df = pd.DataFrame(rows, index=["Nb. of links", "Mean nb. of sellers", "Median nb. of sellers"]).T
     df.index = [f"{a} {b}" for a, b in df.index]
     df.index.name = "sample"
@@ -56,13 +64,16 @@ def table_2(st: Study) -> Exhibit:
     groups = {"All mfg. buyers": b.index, "Continuing importers": b.index[b.status == "continuing"],
               "Import starters": b.index[b.status == "starter"], "Continuing non-importers": b.index[b.status == "non"]}
     out = {}
-    pref = {y: st.firms[y].pref for y in (st.y0, st.y1)}
+    both = st.both_mask
     for name, ids in groups.items():
         col = {"Count": len(ids), "Share": len(ids) / max(len(b), 1)}
+        m = _mask(st, ids)
         for y in (st.y0, st.y1):
-            l = st.links[y][st.links[y].buyer_id.isin(ids) & st.links[y].seller_id.isin(st.both)]
-            k = l.groupby("buyer_id").size()
-            p = pd.Series(pref[y].reindex(l.seller_id).to_numpy(), index=l.buyer_id.to_numpy()).groupby(level=0).nunique()
+            l = st.links[y]
+            sel = m[l.b.to_numpy()] & both[l.s.to_numpy()]
+            d = pd.DataFrame({"b": l.b.to_numpy()[sel], "p": st.arr(y, "pref")[l.s.to_numpy()[sel]]})
+            k = d.groupby("b").size()
+            p = d.groupby("b").p.nunique()
             col |= {f"Sellers {y} mean": k.mean(), f"Sellers {y} median": k.median(), f"Sellers {y} max": k.max(),
                     f"Prefectures {y} mean": p.mean(), f"Prefectures {y} median": p.median(),
                     f"Prefectures {y} max": p.max()}
@@ -74,36 +85,34 @@ def table_2(st: Study) -> Exhibit:
                          "base year and positive in the later one; non-importers: none in both.")
 
 
+def _by_group(st: Study, y: int, b: np.ndarray, label: np.ndarray) -> pd.DataFrame:
+    k = np.bincount(b, minlength=len(st.ids))
+    has = np.flatnonzero(k)
+    g = pd.Series(k[has]).groupby(label[has])
+    return pd.DataFrame({f"{y} Nb. of obs.": g.sum(), f"{y} mean": g.mean(), f"{y} median": g.median()})
+
+
 def table_a1(st: Study) -> Exhibit:
     """Sellers per buyer by the buyer's broad industry, TSR sample, both vintages."""
-    cols = {}
+    parts = []
     for y in (st.y0, st.y1):
-        l = st.links[y]
-        d = l.groupby("buyer_id").size()
-        div = division(st.firms[y].jsic4.reindex(d.index).fillna(""))
-        g = d.groupby(div.to_numpy())
-        cols[f"{y} Nb. of obs."] = g.sum()
-        cols[f"{y} mean"] = g.mean()
-        cols[f"{y} median"] = g.median()
-    df = pd.DataFrame(cols)
+        div = division(pd.Series(st.arr(y, "jsic4")).fillna("")).to_numpy()
+        parts.append(_by_group(st, y, st.links[y].b.to_numpy(), div))
+    df = pd.concat(parts, axis=1)
     df.index.name = "buyer industry"
     return Exhibit("table_A1", "Sellers per buyer by buyer industry, original TSR sample", frame=df)
 
 
 def table_a2(st: Study) -> Exhibit:
     """Regression sample by manufacturing buyer industry (2-digit group)."""
-    buyers = st.sample_buyers()
-    cols = {}
+    sample, both = _mask(st, st.sample_buyers()), st.both_mask
+    parts = []
     for y in (st.y0, st.y1):
         l = st.links[y]
-        l = l[l.buyer_id.isin(buyers) & l.seller_id.isin(st.both)]
-        d = l.groupby("buyer_id").size()
-        grp = st.firms[y].jsic4.reindex(d.index).str[:2].to_numpy()
-        g = d.groupby(grp)
-        cols[f"{y} Nb. of obs."] = g.sum()
-        cols[f"{y} mean"] = g.mean()
-        cols[f"{y} median"] = g.median()
-    df = pd.DataFrame(cols)
+        b = l.b.to_numpy()[sample[l.b.to_numpy()] & both[l.s.to_numpy()]]
+        grp = pd.Series(st.arr(y, "jsic4")).fillna("").str[:2].to_numpy()
+        parts.append(_by_group(st, y, b, grp))
+    df = pd.concat(parts, axis=1)
     df.index.name = "JSIC major group"
     return Exhibit("table_A2", "Sellers per buyer by manufacturing buyer industry, regression sample", frame=df)
 
@@ -134,8 +143,8 @@ def table_a9(st: Study) -> Exhibit:
     """Input industries (3-digit) by distance from manufacturing buyers, base vintage: top and bottom 20
     by mean distance, with their characteristics, and moments across industries."""
     l = st.links[st.y0]
-    l = l[st.is_mfg(l.buyer_id) & ~l.parent_child]
-    ind = st.firms[st.y0].jsic3.reindex(l.seller_id).to_numpy()
+    l = l[st.mfg_mask()[l.b.to_numpy()] & ~l.parent_child.to_numpy()]
+    ind = st.arr(st.y0, "jsic3")[l.s.to_numpy()]
     g = l.dist_km.groupby(ind)
     d = pd.DataFrame({"Nb. of links": g.size(), "Median": g.median(), "Mean": g.mean(),
                       "25th pct": g.quantile(0.25), "75th pct": g.quantile(0.75)})
@@ -164,9 +173,9 @@ def ccdf_frame(st: Study) -> dict[str, pd.DataFrame]:
     from analytics.network import ccdf
 
     l = st.links[st.y0]
-    reg = l[l.buyer_id.isin(st.sample_buyers()) & l.seller_id.isin(st.both)]
-    return {"TSR sample": ccdf(l.groupby("buyer_id").size().to_numpy()),
-            "Regression sample": ccdf(reg.groupby("buyer_id").size().to_numpy())}
+    sample, both = _mask(st, st.sample_buyers()), st.both_mask
+    reg = l.b.to_numpy()[sample[l.b.to_numpy()] & both[l.s.to_numpy()]]
+    return {"TSR sample": ccdf(_k(l.b.to_numpy())), "Regression sample": ccdf(_k(reg))}
 
 
 __all__ = ["all_descriptives", "ccdf_frame", "division", "np"]

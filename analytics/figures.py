@@ -52,7 +52,7 @@ def _binned(x: np.ndarray, y: np.ndarray, bins: int = 20) -> tuple[np.ndarray, n
 
 def _sales_scatter(st: Study, out: Path, what: str, num: str) -> Exhibit:
     l = st.links[st.y0]
-    l = l[st.is_mfg(l.buyer_id)]
+    l = l[st.mfg_mask()[l.b.to_numpy()]]
     f = st.firms[st.y0]
     if what == "sellers":
         k = l.groupby("buyer_id").size()
@@ -106,8 +106,8 @@ def _electronics_map(st: Study, out: Path, status: str, num: str) -> Exhibit:
     f0, f1 = st.firms[st.y0], st.firms[st.y1]
     sec_of = pd.to_numeric(sec.reindex(f0.jsic4.reindex(starters)), errors="coerce").to_numpy()
     elec = list(starters[sec_of == 10])
-    pairs = nw.add_drop_pairs(st.links[st.y0], st.links[st.y1])
-    p = pairs[pairs.buyer_id.isin(elec) & (pairs.status == status)]
+    pairs = nw.add_drop_pairs(st.links_of(st.y0, pd.Index(elec), False), st.links_of(st.y1, pd.Index(elec), False))
+    p = pairs[pairs.status == status]
     fig, ax = plt.subplots(figsize=(6, 6))
     _japan(ax)
     sel = pd.concat([f0, f1[~f1.index.isin(f0.index)]])[["lat", "lon"]]

@@ -43,9 +43,8 @@ def buyer_outcomes(st: Study, buyers: pd.Index) -> pd.DataFrame:
     out = {}
     ls = {}
     for y in (st.y0, st.y1):
-        l = st.clean_links(y)
-        emp = st.firms[y].employees.reindex(l.seller_id).to_numpy(dtype=float)
-        l = l[l.buyer_id.isin(buyers).to_numpy() & (emp >= 5)]
+        l = st.links_of(y, buyers)
+        l = l[st.arr(y, "employees")[l.s.to_numpy()] >= 5]
         ls[y] = l
         sc = nw.sourcing_scope(l, st.firms[y])
         out[y] = sc
@@ -83,8 +82,7 @@ def table_3(st: Study) -> Exhibit:
 
 def sourcing_counts(st: Study, year: int) -> pd.DataFrame:
     """N_isr: sellers of buyer i in input industry s (3-digit) and prefecture r, regression-sample buyers."""
-    l = st.clean_links(year)
-    l = l[l.buyer_id.isin(st.sample_buyers())]
+    l = st.links_of(year, st.sample_buyers())
     f = st.firms[year]
     d = pd.DataFrame({"buyer_id": l.buyer_id.to_numpy(), "s": f.jsic3.reindex(l.seller_id).to_numpy(),
                       "r": f.pref.reindex(l.seller_id).to_numpy()})
@@ -170,8 +168,7 @@ def sector_characteristics(st: Study) -> pd.DataFrame:
 def incidence_frame(st: Study) -> pd.DataFrame:
     """Buyer × sector (12) × source prefecture: dummy for sourcing, ln(dist + 1) interactions (Table 5)."""
     buyers = st.sample_buyers()
-    l = st.clean_links(st.y0)
-    l = l[l.buyer_id.isin(buyers)]
+    l = st.links_of(st.y0, buyers)
     f = st.firms[st.y0]
     sec = st.jsic.set_index("jsic4").sector12
     src = pd.DataFrame({"b": l.buyer_id.to_numpy(), "S": sec.reindex(f.jsic4.reindex(l.seller_id)).to_numpy(),
@@ -236,8 +233,7 @@ def table_6(st: Study) -> Exhibit:
 def table_a4(st: Study) -> Exhibit:
     y = st.y1
     buyers = st.sample_buyers()
-    l = st.clean_links(y)
-    l = l[l.buyer_id.isin(buyers)]
+    l = st.links_of(y, buyers)
     sc = nw.sourcing_scope(l, st.firms[y]).reindex(buyers)
     b = st.buyers.reindex(buyers)
     d = pd.DataFrame({"l_regions": np.log(sc.source_prefectures), "l_sellers": np.log(sc.sellers),
@@ -251,7 +247,7 @@ def table_a4(st: Study) -> Exhibit:
                                           vcov={"cluster": "ind4"})
     f = st.firms[y]
     ll = st.links[y]
-    ll = ll[st.is_mfg(ll.buyer_id, y)]
+    ll = ll[st.mfg_mask(y)[ll.b.to_numpy()]]
     s_sales, s_emp = f.sales.reindex(ll.seller_id).to_numpy(float), f.employees.reindex(ll.seller_id).to_numpy(float)
     e = pd.DataFrame({"y": np.log(s_sales / s_emp), "ln_dist": np.log(ll.dist_km.to_numpy()),
                       "parent_child": ll.parent_child.astype(float).to_numpy(), "buyer": ll.buyer_id.to_numpy(),
@@ -275,8 +271,7 @@ def pair_sample(st: Study, kind: str) -> pd.DataFrame:
     (later-vintage links: continuing vs added). Non-importing manufacturing buyers of the regression
     sample; seller characteristics of the base vintage relative to the buyer's mean (in logs)."""
     buyers = st.sample_buyers(exclude_importers=True)
-    pairs = nw.add_drop_pairs(st.clean_links(st.y0), st.clean_links(st.y1))
-    pairs = pairs[pairs.buyer_id.isin(buyers)]
+    pairs = nw.add_drop_pairs(st.links_of(st.y0, buyers), st.links_of(st.y1, buyers))
     keep = ["continuing", "dropped"] if kind == "drop" else ["continuing", "added"]
     p = pairs[pairs.status.isin(keep)].copy()
     p["y"] = (p.status == keep[1]).astype(float)
@@ -365,8 +360,7 @@ def industry_sample(st: Study, kind: str) -> pd.DataFrame:
     """Buyer × manufacturing input industry (3-digit) for eq. (19): ``drop`` = industries sourced in the
     base vintage; ``add`` = every other industry, dropped ones excluded (continuing and never = 0)."""
     buyers = st.sample_buyers(exclude_importers=True)
-    pairs = nw.add_drop_pairs(st.clean_links(st.y0), st.clean_links(st.y1))
-    pairs = pairs[pairs.buyer_id.isin(buyers)]
+    pairs = nw.add_drop_pairs(st.links_of(st.y0, buyers), st.links_of(st.y1, buyers))
     g = nw.add_drop_by_industry(pairs, st.firms[st.y0])
     mfg3 = st.chars.index
     g = g[g.ind.isin(mfg3)]

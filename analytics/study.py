@@ -35,25 +35,58 @@ class Study:
     wages: pd.DataFrame
     notes: dict = field(default_factory=dict)
 
+    ids: pd.Index = field(default_factory=pd.Index)  # every firm of either vintage; position = integer code
+    _arrays: dict = field(default_factory=dict, repr=False)
+
+    def code(self, tsr_ids) -> np.ndarray:
+        return self.ids.get_indexer(tsr_ids)
+
     @property
     def both(self) -> pd.Index:
         return self.firms[self.y0].index.intersection(self.firms[self.y1].index)
 
+    @property
+    def both_mask(self) -> np.ndarray:
+        """By firm code: present in both vintages."""
+        m = np.zeros(len(self.ids), bool)
+        m[self.code(self.both)] = True
+        return m
+
+    def arr(self, year: int, col: str) -> np.ndarray:
+        """A firm attribute of one vintage as an array by firm code (NaN / None where absent)."""
+        key = (year, col)
+        if key not in self._arrays:
+            f = self.firms[year][col]
+            idx = self.code(f.index)
+            if f.dtype.kind in "fiub":
+                out = np.full(len(self.ids), np.nan)
+                out[idx] = f.to_numpy(dtype=float, na_value=np.nan)
+            else:
+                out = np.full(len(self.ids), None, dtype=object)
+                out[idx] = f.to_numpy(dtype=object)
+            self._arrays[key] = out
+        return self._arrays[key]
+
     def mfg4(self) -> set[str]:
         return set(self.jsic.loc[self.jsic.manufacturing == 1, "jsic4"])
 
+    def mfg_mask(self, year: int | None = None) -> np.ndarray:
+        """By firm code: main industry in manufacturing (in ``year``, default the base vintage)."""
+        j = self.arr(year or self.y0, "jsic4")
+        return pd.Series(j).isin(self.mfg4()).to_numpy()
+
     def is_mfg(self, ids: pd.Series, year: int | None = None) -> np.ndarray:
-        f = self.firms[year or self.y0]
-        return f.jsic4.reindex(ids).isin(self.mfg4()).to_numpy()
+        return self.mfg_mask(year)[self.code(ids)]
 
     def clean_links(self, year: int) -> pd.DataFrame:
         """Links between firms of both vintages, parent–child pairs (in either vintage) removed."""
-        both = self.both
-        pc = pd.concat([self.links[y].loc[self.links[y].parent_child, ["seller_id", "buyer_id"]]
-                        for y in (self.y0, self.y1)]).drop_duplicates().assign(_pc=True)
+        n = len(self.ids)
+        pc = np.concatenate([(l.s.to_numpy(np.int64) * n + l.b.to_numpy())[l.parent_child.to_numpy()]
+                             for l in (self.links[self.y0], self.links[self.y1])])
         l = self.links[year]
-        flagged = l[["seller_id", "buyer_id"]].merge(pc, on=["seller_id", "buyer_id"], how="left")._pc.notna()
-        keep = l.seller_id.isin(both).to_numpy() & l.buyer_id.isin(both).to_numpy() & ~flagged.to_numpy()
+        both = self.both_mask
+        key = l.s.to_numpy(np.int64) * n + l.b.to_numpy()
+        keep = both[l.s.to_numpy()] & both[l.b.to_numpy()] & ~np.isin(key, pc)
         return l[keep]
 
     def sample_buyers(self, exclude_importers: bool = False) -> pd.Index:
@@ -63,6 +96,13 @@ class Study:
         if exclude_importers:
             b = b[~b.imp05.astype(bool)]
         return b.index
+
+    def links_of(self, year: int, buyers: pd.Index, clean: bool = True) -> pd.DataFrame:
+        """Links of the given buyers (clean: see ``clean_links``)."""
+        l = self.clean_links(year) if clean else self.links[year]
+        m = np.zeros(len(self.ids), bool)
+        m[self.code(buyers)] = True
+        return l[m[l.b.to_numpy()]]
 
 
 def _status(survey: pd.DataFrame, y0: int, y1: int) -> pd.DataFrame:
@@ -89,8 +129,11 @@ def build(cache: Cache, store: GraphStore, y0: int = 2005, y1: int = 2010, progr
         f["pref"] = f.pref_code.astype("Int64")
         firms[y] = f
     links = {y: store.edges(y) for y in (y0, y1)}
+    ids = firms[y0].index.union(firms[y1].index)
     for y in (y0, y1):
         links[y]["parent_child"] = links[y].parent_child.astype(bool)
+        links[y]["s"] = ids.get_indexer(links[y].seller_id).astype(np.int64)
+        links[y]["b"] = ids.get_indexer(links[y].buyer_id).astype(np.int64)
     jsic = cache.read("industry_jsic")
     ch = cache.read("industry_characteristics").set_index("jsic3")
     ch["ratio"] = ch.rho / (ch.rho - 1)
@@ -118,4 +161,4 @@ def build(cache: Cache, store: GraphStore, y0: int = 2005, y1: int = 2010, progr
     buyers["shock"] = instrument.shock(links[y0], firms[y0].jsic4, w).reindex(buyers.index).fillna(0.0)
     theta = instrument.firm_based_theta(firms[y0].sales, firms[y0].jsic3, ch.rho)
     ch["theta_firm"] = theta.theta_firm.reindex(ch.index)
-    return Study(y0, y1, firms, links, jsic, ch, survey, buyers, w, op, theta, cache.read("industry_wages"))
+    return Study(y0, y1, firms, links, jsic, ch, survey, buyers, w, op, theta, cache.read("industry_wages"), ids=ids)
