@@ -106,6 +106,7 @@ def run_all(data_root: str | Path, out_dir: str | Path, store: str = "embedded",
         truth = json.loads(truth_path.read_text()) if truth_path.exists() else None
         if truth:
             data.notes["planted"] = truth["planted"]
+            data.notes["oracle"] = truth["counts"].get("oracle_eq16", {})
         fns = [(f, None) for f in descriptives.all_descriptives() + regressions.all_regressions()]
         fns += [(f, out / "figures") for f in figures.all_figures()]
         for fn, fig_dir in fns:

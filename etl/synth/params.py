@@ -72,6 +72,10 @@ class Planted:
     add_kappa_sales: float = -0.010
     add_lambda_u: float = 0.09
     fe_sd: float = 0.025
+    # share of a buyer's 2005 links proposing an exploratory (gravity) candidate, and its acceptance scale
+    twins_per_link: int = 3
+    explore_share: float = 0.25
+    explore_accept: float = 0.5
     # eq. (19): import starters tilt new-link industry choice towards Rauch-differentiated industries
     industry_rauch_tilt: float = 0.6
     # world export supply shocks, eq. (17): WES_s ~ N(mean, sd)

@@ -184,6 +184,8 @@ def build_world(scale: Scale, seed: int, planted: Planted | None = None, progres
     step("network 2010")
     links10, drops = _network_2010(f, links05, D, gravity, scale, p, rng, n_total, mdist)
     truth.counts.update(_truth_counts(f, links05, links10, panel, drops))
+    step("oracle regressions")
+    truth.counts["oracle_eq16"] = _oracle(f, links05, links10, panel, p)
     truth.industries = {"n_jsic4": int(len(jsic)), "n_mfg_jsic4": int((jsic.manufacturing == 1).sum()),
                         "n_mfg_jsic3": int(jsic.loc[jsic.manufacturing == 1, "jsic3"].nunique()),
                         "theta_prime": ch.set_index("jsic3").theta_prime.round(6).to_dict(),
@@ -253,6 +255,39 @@ def _z_rel(values: np.ndarray, buyers: np.ndarray, ref_buyers: np.ndarray, ref_v
     return values - mean.reindex(buyers).to_numpy()
 
 
+def _twins(f, sellers, buyers, alive, forbid, n, rng, max_offset: int = 4):
+    """For each (seller, buyer), another live seller of the same 3-digit industry and municipality,
+    adjacent in the size ranking, not already linked to the buyer (−1 rows dropped)."""
+    ok = alive & (f.attract.to_numpy() > 0)
+    key = f.ind_idx.to_numpy().astype(np.int64) * 10_000 + f.muni_idx.to_numpy()
+    order = np.flatnonzero(ok)[np.lexsort((np.log(f.sales05.to_numpy()[ok]), key[ok]))]
+    pos = np.full(len(f), -1)
+    pos[order] = np.arange(len(order))
+    out = np.full(len(sellers), -1)
+    taken = forbid
+    offsets = [o * s for o in range(1, max_offset + 1) for s in (1, -1)]
+    offsets = offsets + [o * s for o in range(max_offset + 1, 3 * max_offset + 1) for s in (1, -1)]
+    for off in offsets:
+        todo = np.flatnonzero((out < 0) & (pos[sellers] >= 0))
+        if len(todo) == 0:
+            break
+        sign = np.where(rng.random(len(todo)) < 0.5, 1, -1)
+        q = pos[sellers[todo]] + off * sign
+        inside = (q >= 0) & (q < len(order))
+        cand = np.where(inside, order[np.clip(q, 0, len(order) - 1)], -1)
+        same = inside & (key[np.maximum(cand, 0)] == key[sellers[todo]])
+        pk = cand.astype(np.int64) * n + buyers[todo]
+        hit = np.searchsorted(taken, pk)
+        fresh = same & (taken[np.minimum(hit, len(taken) - 1)] != pk)
+        idx, pk = todo[fresh], pk[fresh]
+        _, first = np.unique(pk, return_index=True)
+        idx, pk = idx[first], pk[first]
+        out[idx] = cand[fresh][first]
+        taken = np.union1d(taken, pk)
+    found = out >= 0
+    return out[found], buyers[found]
+
+
 def _network_2010(f, links05, D, gravity, scale: Scale, p: Planted, rng, n_total, mdist):
     """Drops (eq. 16 LPM), adds (eq. 16 LPM in the add sample, by acceptance sampling) and links of
     new buyers; see the module README for why the acceptance rule makes the add LPM exact."""
@@ -293,21 +328,26 @@ def _network_2010(f, links05, D, gravity, scale: Scale, p: Planted, rng, n_total
     cont = links05.loc[both & ~drop, ["seller", "buyer", "parent_child", "sb", "ss"]].reset_index(drop=True)
     cont[["sb", "ss"]] += 1e3  # continuing relationships keep their 2005 importance and outrank new ones
     n_dropped = int((both & drop).sum())
-    # adds of existing buyers: candidates from the same gravity process, accepted with
-    # a = (N_i/M_i) * odds(p_add) * (1 - p_drop) so that P(add | x, add sample) = p_add exactly
+    # adds of existing buyers. Each 2005 link proposes a "twin" seller (same input industry and
+    # municipality, adjacent in size), so candidates follow the distribution of the buyer's 2005 links;
+    # accepting a twin with probability odds(p_add) * (1 - p_drop) then makes P(add | x, add sample) =
+    # p_add in the add sample of eq. (16). A small exploration channel (gravity draws, Rauch-tilted for
+    # import starters) lets buyers enter new input industries (eq. 19).
     gw10 = gravity(alive10)
-    base = links05[both & ~pc].groupby("buyer").size()
-    base = base[alive10[base.index.to_numpy()]]
-    m_i = np.ceil(base.to_numpy() * 1.8).astype(int) + 2
     forbid = np.sort(s05.astype(np.int64) * n_total + b05)
-    bidx = base.index.to_numpy()
-    cand = _sample_degrees(gw10, bidx, m_i, n_total, rng, forbid, rounds=1, tilted=D[bidx] > 0)
+    keep = both & ~pc & alive10[b05]
+    reps = p.twins_per_link  # several proposals per link, acceptance divided by their number: no capping
+    ts, tb = _twins(f, np.tile(s05[keep], reps), np.tile(b05[keep], reps), alive10, forbid, n_total, rng)
+    cand = pd.DataFrame({"seller": ts, "buyer": tb, "scale": 1.0 / reps})
+    base = pd.Series(b05[keep]).value_counts()
+    n_exp = np.ceil(base.to_numpy() * p.explore_share).astype(int)
+    ex = _sample_links(gw10, np.repeat(base.index.to_numpy(), n_exp), n_total, rng,
+                       np.union1d(forbid, np.sort(ts.astype(np.int64) * n_total + tb)),
+                       tilted=D[np.repeat(base.index.to_numpy(), n_exp)] > 0)
+    cand = pd.concat([cand, ex.assign(scale=p.explore_accept)], ignore_index=True)
     cs, cb = cand.seller.to_numpy(), cand.buyer.to_numpy()
     pa = p_add(cs, cb)
-    # normalise by the realised number of distinct candidates: buyers whose local pools saturate get
-    # fewer candidates, and the shortfall must not change their expected number of adds
-    ratio = (base / cand.groupby("buyer").size()).reindex(cb).to_numpy()
-    acc = np.minimum(1.0, ratio * pa / (1 - pa) * (1 - p_drop(cs, cb)))
+    acc = np.minimum(1.0, cand.scale.to_numpy() * pa / (1 - pa) * (1 - p_drop(cs, cb)))
     adds = cand[rng.random(len(cand)) < acc].assign(parent_child=False)
     # buyers without 2005 suppliers (incl. entrants) fill the gap to the 2010 target
     have = np.zeros(n_total, bool)
@@ -333,6 +373,48 @@ def _network_2010(f, links05, D, gravity, scale: Scale, p: Planted, rng, n_total
             (links10.kind == "new_buyer").sum(), 1)
     lost = n_cont - int((links10.kind == "continuing").sum())
     return links10, {"dropped": n_dropped, "continuing_unreported_2010": lost}
+
+
+def _oracle(f, links05, links10, panel, p: Planted) -> dict:
+    """The eq. (16) LPMs estimated on the generated world with the unobserved buyer shock u known (and
+    the regression's sample and mean conventions): the values 2SLS without u should recover. The drop
+    equation reproduces the planted parameters; the add equation's twin mechanism can differ slightly."""
+    import warnings
+
+    from analytics.econometrics.iv import feiv
+
+    both = (f.alive05 & f.alive10).to_numpy()
+    buyers = panel.firm[(panel.manufacturing == 1) & panel.status.isin(["non", "starter"])].to_numpy()
+    isb = np.zeros(len(f), bool)
+    isb[buyers] = True
+    D = np.zeros(len(f))
+    D[panel.firm.to_numpy()] = panel.D.to_numpy()
+    lat, lon, logs = f.lat.to_numpy(), f.lon.to_numpy(), np.log(f.sales05.to_numpy())
+    n = len(f)
+
+    def keys(l, only=None):
+        k = l.seller.to_numpy().astype(np.int64) * n + l.buyer.to_numpy()
+        return k if only is None else k[only]
+
+    pc = np.concatenate([keys(links05, links05.parent_child.to_numpy()), keys(links10, links10.parent_child.to_numpy())])
+    out = {}
+    for kind, l, other in (("drop", links05, keys(links10)), ("add", links10, keys(links05))):
+        s, b, k = l.seller.to_numpy(), l.buyer.to_numpy(), keys(l)
+        ok = isb[b] & both[s] & both[b] & ~np.isin(k, pc)
+        s, b = s[ok], b[ok]
+        inside = np.isin(k[ok], other)
+        d = pd.DataFrame({"y": (~inside).astype(float), "D": D[b], "u": f.u.to_numpy()[b],
+                          "ld": np.log(np.maximum(haversine_km(lat[s], lon[s], lat[b], lon[b]), 0.1)), "ls": logs[s],
+                          "ind": f.ind_idx.to_numpy()[s], "pref": f.pref_code.to_numpy()[s], "b": b})
+        for x in ("ld", "ls"):
+            d[f"r{x}"] = d[x] - d.groupby("b")[x].transform("mean")
+            d[f"D{x}"] = d.D * d[f"r{x}"]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            r = feiv("y ~ D + Dld + Dls + rld + rls + u | ind + pref", d, vcov="robust")
+        out[kind] = {"D": float(r.coef["D"]), "D_dist": float(r.coef["Dld"]), "D_sales": float(r.coef["Dls"]),
+                     "u": float(r.coef["u"]), "nobs": int(r.nobs)}
+    return out
 
 
 def _truth_counts(f, links05, links10, panel, drops) -> dict:
