@@ -51,7 +51,8 @@ def test_reporting_limits_and_noise(small_root, truth, year):
     rep = read_raw(small_root / f"tsr/{year}/linkage.csv")
     comp = read_raw(small_root / f"tsr/{year}/company.csv")
     clean = rep.drop_duplicates(["tsr_id", "partner_id", "relation"])
-    per = clean[clean.partner_id.isin(comp.tsr_id)].groupby(["tsr_id", "relation"]).size()
+    clean = clean[clean.partner_id.isin(comp.tsr_id) & (clean.tsr_id != clean.partner_id)]
+    per = clean.groupby(["tsr_id", "relation"]).size()
     assert per.xs("supplier", level=1).max() <= 24
     assert per.xs("customer", level=1).max() <= 24
     assert per.xs("shareholder", level=1).max() <= 3

@@ -257,35 +257,30 @@ def _z_rel(values: np.ndarray, buyers: np.ndarray, ref_buyers: np.ndarray, ref_v
 
 def _twins(f, sellers, buyers, alive, forbid, n, rng, max_offset: int = 4):
     """For each (seller, buyer), another live seller of the same 3-digit industry and municipality,
-    adjacent in the size ranking, not already linked to the buyer (−1 rows dropped)."""
+    adjacent in the size ranking, not already linked to the buyer and not the buyer itself; duplicate
+    proposals are dropped at the end."""
     ok = alive & (f.attract.to_numpy() > 0)
     key = f.ind_idx.to_numpy().astype(np.int64) * 10_000 + f.muni_idx.to_numpy()
     order = np.flatnonzero(ok)[np.lexsort((np.log(f.sales05.to_numpy()[ok]), key[ok]))]
     pos = np.full(len(f), -1)
     pos[order] = np.arange(len(order))
     out = np.full(len(sellers), -1)
-    taken = forbid
-    offsets = [o * s for o in range(1, max_offset + 1) for s in (1, -1)]
-    offsets = offsets + [o * s for o in range(max_offset + 1, 3 * max_offset + 1) for s in (1, -1)]
-    for off in offsets:
+    sign = np.where(rng.random(len(sellers)) < 0.5, 1, -1)
+    for off in (o * s for o in range(1, max_offset + 1) for s in (1, -1)):
         todo = np.flatnonzero((out < 0) & (pos[sellers] >= 0))
         if len(todo) == 0:
             break
-        sign = np.where(rng.random(len(todo)) < 0.5, 1, -1)
-        q = pos[sellers[todo]] + off * sign
+        q = pos[sellers[todo]] + off * sign[todo]
         inside = (q >= 0) & (q < len(order))
         cand = np.where(inside, order[np.clip(q, 0, len(order) - 1)], -1)
-        same = inside & (key[np.maximum(cand, 0)] == key[sellers[todo]])
         pk = cand.astype(np.int64) * n + buyers[todo]
-        hit = np.searchsorted(taken, pk)
-        fresh = same & (taken[np.minimum(hit, len(taken) - 1)] != pk)
-        idx, pk = todo[fresh], pk[fresh]
-        _, first = np.unique(pk, return_index=True)
-        idx, pk = idx[first], pk[first]
-        out[idx] = cand[fresh][first]
-        taken = np.union1d(taken, pk)
-    found = out >= 0
-    return out[found], buyers[found]
+        hit = np.minimum(np.searchsorted(forbid, pk), len(forbid) - 1)
+        good = inside & (key[np.maximum(cand, 0)] == key[sellers[todo]]) & (forbid[hit] != pk) & (cand != buyers[todo])
+        out[todo[good]] = cand[good]
+    found = np.flatnonzero(out >= 0)
+    _, first = np.unique(out[found].astype(np.int64) * n + buyers[found], return_index=True)
+    keep = np.sort(found[first])
+    return out[keep], buyers[keep]
 
 
 def _network_2010(f, links05, D, gravity, scale: Scale, p: Planted, rng, n_total, mdist):
