@@ -36,6 +36,20 @@ def cache(small_root, etl_report) -> Cache:
     return Cache(small_root / ".prodnet")
 
 
+@pytest.fixture(scope="session")
+def links(cache) -> dict:
+    """Cleaned links of both vintages from the ETL cache."""
+    return {y: cache.read(f"links_{y}") for y in (2005, 2010)}
+
+
+@pytest.fixture(scope="session")
+def firms(cache) -> pd.DataFrame:
+    """Firms of both vintages as the graph holds them (latest attributes), indexed by tsr_id."""
+    from graph.model import firm_table
+
+    return firm_table(cache, [2005, 2010]).set_index("tsr_id")
+
+
 def read_raw(path: Path) -> pd.DataFrame:
     """Independent raw reader for tests: pandas, everything as text, encoding by trial."""
     for enc in ("utf-8", "cp932"):

@@ -9,19 +9,8 @@ import pandas as pd
 import pytest
 
 import queries
-from graph.model import firm_table
 
 YEAR = 2010
-
-
-@pytest.fixture(scope="module")
-def links(cache):
-    return {y: cache.read(f"links_{y}") for y in (2005, 2010)}
-
-
-@pytest.fixture(scope="module")
-def firms(cache):
-    return firm_table(cache, [2005, 2010]).set_index("tsr_id")
 
 
 @pytest.fixture(scope="module")

@@ -11,17 +11,6 @@ import pytest
 
 from analytics import network as nw
 from analytics import power_law as pl
-from graph.model import firm_table
-
-
-@pytest.fixture(scope="module")
-def links(cache):
-    return {y: cache.read(f"links_{y}") for y in (2005, 2010)}
-
-
-@pytest.fixture(scope="module")
-def firms(cache):
-    return firm_table(cache, [2005, 2010]).set_index("tsr_id")
 
 
 def test_ccdf_against_counting(links):

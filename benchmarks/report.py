@@ -1,0 +1,50 @@
+"""Collect benchmarks/results/*.json (and a run-all summary.json, if given) into benchmarks/RESULTS.md."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from benchmarks.common import RESULTS, machine
+
+TITLES = {
+    "pipeline": "Full-scale pipeline (synthetic `full` root: 850k firms, 3,586,090 + 4,463,168 links)",
+    "graph": "Query library and features on the embedded store",
+    "bolt": "Embedded store vs the local Bolt server (ArcadeDB, Neo4j-compatible; not Neo4j)",
+    "fe2sls": "FE-2SLS (2 endogenous, 2 instruments, 4 FE sets) vs linearmodels IV2SLS with dummy FE",
+    "lpm": "Table 5's 7.7M-row linear probability model",
+}
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return f"{v:,.3f}" if abs(v) < 1000 else f"{v:,.0f}"
+    return f"{v:,}" if isinstance(v, int) else str(v)
+
+
+def table(rows: list[dict]) -> str:
+    keys = ["what"] + sorted({k for r in rows for k in r} - {"what"}, key=lambda k: (k != "seconds", k))
+    out = ["| " + " | ".join(keys) + " |", "|" + "|".join("---" for _ in keys) + "|"]
+    out += ["| " + " | ".join(_fmt(r.get(k, "")) for k in keys) + " |" for r in rows]
+    return "\n".join(out)
+
+
+def main(extra: list[str]) -> None:
+    parts = ["# Benchmarks", "", f"Machine: {machine()}.", "",
+             "Times are wall-clock seconds (median of the stated repeats where repeated); peak RSS in GiB of a "
+             "fresh process where given. Reproduce with the scripts in this folder (see each module's docstring).", ""]
+    for f in sorted(RESULTS.glob("*.json")):
+        d = json.loads(f.read_text())
+        kind = f.stem.split("_")[0]
+        parts += [f"## {TITLES.get(kind, f.stem)} — `{f.stem}`", "", table(d["rows"]), ""]
+    for p in extra:
+        s = json.loads(Path(p).read_text())
+        rows = [{"what": k, "seconds": v} for k, v in s["timings_seconds"].items()]
+        parts += [f"## run_all step times — {p}", "", f"peak RSS {s['peak_rss_gib']:.2f} GiB; total "
+                  f"{s['seconds_total']:.0f} s", "", table(rows), ""]
+    (Path(__file__).parent / "RESULTS.md").write_text("\n".join(parts) + "\n")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
