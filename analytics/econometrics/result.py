@@ -53,7 +53,9 @@ class Fit:
 
     @property
     def se(self) -> pd.Series:
-        return pd.Series(np.sqrt(np.diag(self.vcov.to_numpy())), index=self.coef.index)
+        d = np.diag(self.vcov.to_numpy())
+        # a variance that rounding made negative (collinear design, tiny sample) is reported as NaN
+        return pd.Series(np.sqrt(np.where(d >= 0, d, np.nan)), index=self.coef.index)
 
     @property
     def t_df(self) -> int:
