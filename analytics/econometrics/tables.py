@@ -22,6 +22,8 @@ def stars(p: float) -> str:
 def _fmt(x: float, digits: int = 4) -> str:
     if x is None or not np.isfinite(x):
         return ""
+    if abs(x) >= 10 ** digits:
+        return f"{x:,.0f}"
     return f"{x:.{digits}g}" if abs(x) >= 1e-3 or x == 0 else f"{x:.3g}"
 
 
