@@ -55,6 +55,9 @@ def build_jsic(scale: Scale, rng: np.random.Generator) -> pd.DataFrame:
         n3_per_group[n3_per_group.argmax()] -= 1
         n3_per_group[n3_per_group.argmin()] += 1
     n4_per_3 = _split(scale.n_mfg4, scale.n_mfg3, rng)
+    while n4_per_3.max() > 9:  # at most 9 four-digit industries per three-digit group
+        n4_per_3[n4_per_3.argmax()] -= 1
+        n4_per_3[n4_per_3.argmin()] += 1
     k = 0
     for (g2, gname, sec12), n3 in zip(MFG_GROUPS, n3_per_group, strict=True):
         for a in range(n3):
@@ -99,7 +102,9 @@ def build_characteristics(jsic: pd.DataFrame, rng: np.random.Generator) -> pd.Da
     rho = ratio / (ratio - 1)
     # Caliendo-Parro: ~20 sector values, mean 9.82 sd 5.81, shared by the 3-digit industries of a group
     groups = pd.Series(j3).str[:2]
-    cp_by_group = {g: float(np.clip(rng.gamma((9.82 / 5.81) ** 2, 5.81**2 / 9.82), 1.5, 40)) for g in groups.unique()}
+    raw = rng.gamma((9.82 / 5.81) ** 2, 5.81**2 / 9.82, groups.nunique())
+    z = (raw - raw.mean()) / raw.std()  # standardised so the group values have Table A9's mean and sd
+    cp_by_group = dict(zip(groups.unique(), np.clip(9.82 + 5.81 * z, 1.5, 40.0), strict=True))
     theta_cp = groups.map(cp_by_group).to_numpy()
     rauch = (rng.random(n) < 0.77).astype(float)
     air = np.clip(rng.beta(1.3, 9.0, n), 0.001, 0.8)
