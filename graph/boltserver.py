@@ -47,11 +47,13 @@ def serve(root: Path, bolt_port: int, http_port: int, password: str) -> None:  #
 def bolt_server(root: Path, password: str, timeout: float = 120.0):
     """Start the server in a subprocess on free loopback ports; yield its bolt:// URI."""
     bolt, http = free_port(), free_port()
-    env = os.environ | {"NEO4J_PASSWORD": password}
+    repo = str(Path(__file__).resolve().parent.parent)
+    env = os.environ | {"NEO4J_PASSWORD": password,
+                        "PYTHONPATH": os.pathsep.join(filter(None, [repo, os.environ.get("PYTHONPATH")]))}
     log = open(Path(root) / "server.log", "w")  # noqa: SIM115 - closed below
     proc = subprocess.Popen([sys.executable, "-m", "graph.boltserver", "--root", str(root), "--bolt-port", str(bolt),
                              "--http-port", str(http)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=log, env=env, text=True, cwd=Path(__file__).resolve().parent.parent)
+                            stderr=log, env=env, text=True, cwd=root)  # the server writes log/ into its cwd
     try:
         deadline = time.time() + timeout
         while time.time() < deadline:
