@@ -177,5 +177,3 @@ def ccdf_frame(st: Study) -> dict[str, pd.DataFrame]:
     reg = l.b.to_numpy()[sample[l.b.to_numpy()] & both[l.s.to_numpy()]]
     return {"TSR sample": ccdf(_k(l.b.to_numpy())), "Regression sample": ccdf(_k(reg))}
 
-
-__all__ = ["all_descriptives", "ccdf_frame", "division", "np"]

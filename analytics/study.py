@@ -75,9 +75,6 @@ class Study:
         j = self.arr(year or self.y0, "jsic4")
         return pd.Series(j).isin(self.mfg4()).to_numpy()
 
-    def is_mfg(self, ids: pd.Series, year: int | None = None) -> np.ndarray:
-        return self.mfg_mask(year)[self.code(ids)]
-
     def clean_links(self, year: int) -> pd.DataFrame:
         """Links between firms of both vintages, parent–child pairs (in either vintage) removed."""
         n = len(self.ids)

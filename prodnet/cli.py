@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -250,5 +249,3 @@ def main() -> None:  # pragma: no cover - exercised through the console script
 if __name__ == "__main__":  # pragma: no cover
     main()
 
-
-__all__ = ["app", "json"]

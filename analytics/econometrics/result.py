@@ -81,10 +81,3 @@ class Fit:
         out = {"nobs": self.nobs, "r2": self.r2, "r2_within": self.r2_within, "df_resid": self.df_resid,
                "n_clusters": self.n_clusters, **self.diagnostics, **self.extra}
         return {k: v for k, v in out.items() if v is not None}
-
-    def first_stage_tidy(self) -> pd.DataFrame:
-        rows = []
-        for name, fs in self.first_stages.items():
-            for term in fs.coef.index:
-                rows.append({"endog": name, "term": term, "estimate": fs.coef[term], "std_error": fs.se[term]})
-        return pd.DataFrame(rows)
