@@ -301,8 +301,8 @@ def pair_sample(st: Study, kind: str) -> pd.DataFrame:
 FE16 = "in_ind + b_ind + src_pref + b_pref"
 
 
-def eq16_fits(st: Study, kind: str, vcov="robust") -> dict[str, Fit]:
-    p = pair_sample(st, kind)
+def eq16_fits(st: Study, kind: str, vcov="robust", p: pd.DataFrame | None = None) -> dict[str, Fit]:
+    p = pair_sample(st, kind) if p is None else p
     fits = {"OLS": feiv(f"y ~ D + log_sales | {FE16}", p, vcov=vcov)}
     for x in ("dist", "sales", "emp"):
         fits[f"OLS {x}"] = feiv(f"y ~ D + D_{x} + rel_{x} + log_sales | {FE16}", p, vcov=vcov)
@@ -316,7 +316,8 @@ def eq16_fits(st: Study, kind: str, vcov="robust") -> dict[str, Fit]:
 
 
 def _eq16_table(st: Study, kind: str) -> Exhibit:
-    fits = eq16_fits(st, kind)
+    sample = pair_sample(st, kind)
+    fits = eq16_fits(st, kind, p=sample)
     num, first = ("7", "A6") if kind == "drop" else ("8", "A7")
     title = "Offshoring and supplier dropping" if kind == "drop" else "Offshoring and supplier adding"
     terms = {"D": "Imp Starter", "D_dist": "Imp Starter × log(x_j/x_i) [dist]", "D_sales": "Imp Starter × log(x_j/x_i) [sales]",
@@ -339,18 +340,18 @@ def _eq16_table(st: Study, kind: str) -> Exhibit:
                 "Z_emp": "shock_i × log(x_j/x_i) [emp]"}, fe,
                {"Nb of Obs": "nobs", "R-squared": "r2", "Partial R-squared": "partial_r2", "F (excluded)": "f_excluded",
                 "Sanderson-Windmeijer F": "sw_f"})
-    truth = _eq16_truth(st, kind) if "planted" in st.notes else []
+    truth = _eq16_truth(st, kind, sample) if "planted" in st.notes else []
     return Exhibit(f"table_{num}", title, reg=t, first_stage=ft, notes=note, truth=truth)
 
 
-def _eq16_truth(st: Study, kind: str) -> list[dict]:
+def _eq16_truth(st: Study, kind: str, sample: pd.DataFrame) -> list[dict]:
     """Planted (and oracle) eq. (16) parameters next to 2SLS and OLS estimates with buyer-clustered SEs
     (the planted shock is at the buyer level, so link-level robust SEs understate the uncertainty)."""
     p, oracle = st.notes["planted"], st.notes.get("oracle", {}).get(kind, {})
     cl = {"cluster": "buyer_id"}
-    fits = {x: feiv(f"y ~ rel_{x} + log_sales | {FE16} | D + D_{x} ~ shock + Z_{x}", pair_sample(st, kind), vcov=cl)
+    fits = {x: feiv(f"y ~ rel_{x} + log_sales | {FE16} | D + D_{x} ~ shock + Z_{x}", sample, vcov=cl)
             for x in (("sales",) if kind == "drop" else ("sales", "dist"))}
-    ols = feiv(f"y ~ D + D_sales + rel_sales + log_sales | {FE16}", pair_sample(st, kind), vcov=cl)
+    ols = feiv(f"y ~ D + D_sales + rel_sales + log_sales | {FE16}", sample, vcov=cl)
     rows = [_truth(f"{kind}_beta (Imp Starter, {kind})", p.get(f"{kind}_beta"), fits["sales"], "D",
                    oracle=oracle.get("D")),
             _truth(f"{kind}_gamma_sales (× rel. sales, {kind})", p.get(f"{kind}_gamma_sales"), fits["sales"], "D_sales",
@@ -401,12 +402,11 @@ def industry_sample(st: Study, kind: str) -> pd.DataFrame:
 
 def table_9(st: Study) -> Exhibit:
     fits = {}
-    for kind in ("drop", "add"):
-        d = industry_sample(st, kind)
+    samples = {kind: industry_sample(st, kind) for kind in ("drop", "add")}
+    for kind, d in samples.items():
         for x in ("rauch", "ratio"):
             fits[f"OLS {kind} {x}"] = feiv(f"y ~ D + D_{x} + log_sales | b_ind + b_pref + ind", d, vcov="robust")
-    for kind in ("drop", "add"):
-        d = industry_sample(st, kind)
+    for kind, d in samples.items():
         for x in ("rauch", "ratio"):
             fits[f"2SLS {kind} {x}"] = feiv(f"y ~ log_sales | b_ind + b_pref + ind | D + D_{x} ~ shock + Z_{x}", d,
                                             vcov="robust")
