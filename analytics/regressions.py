@@ -420,8 +420,8 @@ def table_9(st: Study) -> Exhibit:
     ft = Table("A8", "First stage of the FE-IV regressions reported in Table 9", fs,
                {"shock": "shock_i", "Z_rauch": "shock_i × Rauch", "Z_ratio": "shock_i × ρ/(ρ-1)"}, fe,
                {"Nb of Obs": "nobs", "Partial R-squared": "partial_r2", "F (excluded)": "f_excluded", "Sanderson-Windmeijer F": "sw_f"})
-    tilt = st.notes.get("planted", {}).get("industry_rauch_tilt")
-    truth = [{"parameter": "industry_rauch_tilt (sign of Imp Starter × Rauch, add)", "planted": tilt,
+    tilt = st.notes.get("planted", {}).get("add_gamma_rauch")
+    truth = [{"parameter": "add_gamma_rauch (link level; its sign: Imp Starter × Rauch, industry add)", "planted": tilt,
               "estimate": float(fits["2SLS add rauch"].coef.get("D_rauch", np.nan)),
               "std_error": float(fits["2SLS add rauch"].se.get("D_rauch", np.nan)), "z": None}]
     return Exhibit("table_9", t.title, reg=t, first_stage=ft, notes=t.notes, truth=truth)

@@ -34,49 +34,49 @@ class GravityWorld:
     muni_dist: np.ndarray  # M×M km, intra-municipality effective distance on the diagonal
     decay: np.ndarray  # decay per 3-digit industry index
     io_cum: np.ndarray  # buyer ind3 × input ind3 cumulative weights (rows normalised)
-    io_cum_tilted: np.ndarray | None = None  # same for import starters (Rauch tilt, eq. 19)
 
     def __post_init__(self) -> None:
-        n_m = self.muni_dist.shape[0]
-        key = self.firm_ind3.astype(np.int64) * n_m + self.firm_muni
+        n_m, n_ind = self.muni_dist.shape[0], self.io_cum.shape[1]
         alive = self.attract > 0
-        order = np.flatnonzero(alive)[np.argsort(key[alive], kind="stable")]
-        self._order = order
-        self._key_sorted = key[order]
-        self._cum = np.cumsum(self.attract[order])
-        n_ind = self.io_cum.shape[1]
+        key = self.firm_ind3.astype(np.int64) * n_m + self.firm_muni
+        self._order = np.flatnonzero(alive)[np.argsort(key[alive], kind="stable")]
+        self._muni_sorted = self.firm_muni[self._order]
+        self._cum = np.cumsum(self.attract[self._order])
+        self._ind_bounds = np.searchsorted(self.firm_ind3[self._order], np.arange(n_ind + 1))
         self._supply = np.zeros((n_ind, n_m))
         np.add.at(self._supply, (self.firm_ind3[alive], self.firm_muni[alive]), self.attract[alive])
 
-    def sample(self, buyers: np.ndarray, rng: np.random.Generator, tilted: np.ndarray | None = None) -> np.ndarray:
-        """One seller (firm index) per entry of ``buyers``; -1 where no seller could be drawn."""
-        buyer_ind = self.firm_ind3[buyers]
-        ind = categorical_rows(self.io_cum, buyer_ind, rng)
-        if tilted is not None and tilted.any() and self.io_cum_tilted is not None:
-            ind[tilted] = categorical_rows(self.io_cum_tilted, buyer_ind[tilted], rng)
-        muni = np.full(len(buyers), -1)
+    def sample(self, buyers: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """One seller (firm index) per entry of ``buyers``; -1 where no seller could be drawn.
+
+        Draws are grouped by input industry so that each industry's municipality weights are built
+        once per call and its firms are searched in their own (cache-sized) block."""
+        ind = categorical_rows(self.io_cum, self.firm_ind3[buyers], rng)
+        order = np.argsort(ind, kind="stable")
+        bounds = np.searchsorted(ind[order], np.arange(self.io_cum.shape[1] + 1))
         bmuni = self.firm_muni[buyers]
-        for s in np.unique(ind):
-            sel = np.flatnonzero(ind == s)
-            supply = np.flatnonzero(self._supply[s] > 0)
-            if len(supply) == 0:
-                continue
-            rows, row_of = np.unique(bmuni[sel], return_inverse=True)
-            w = self._supply[s, supply][None, :] * self.muni_dist[np.ix_(rows, supply)] ** (-self.decay[s])
-            cum = np.cumsum(w, axis=1)
-            cum /= cum[:, -1:]
-            muni[sel] = supply[categorical_rows(cum, row_of, rng)]
         out = np.full(len(buyers), -1)
-        ok = muni >= 0
-        key = ind[ok].astype(np.int64) * self.muni_dist.shape[0] + muni[ok]
-        lo = np.searchsorted(self._key_sorted, key, side="left")
-        hi = np.searchsorted(self._key_sorted, key, side="right")
-        c_lo = np.where(lo > 0, self._cum[np.maximum(lo - 1, 0)], 0.0)
-        c_hi = self._cum[hi - 1]
-        u = c_lo + rng.random(len(key)) * (c_hi - c_lo)
-        pos = np.clip(np.searchsorted(self._cum, u, side="right"), lo, hi - 1)
-        out[ok] = self._order[pos]
+        for s in np.flatnonzero(np.diff(bounds)):
+            sel = order[bounds[s]:bounds[s + 1]]
+            out[sel] = self._sample_in_industry(s, bmuni[sel], rng)
         return out
+
+    def _sample_in_industry(self, s: int, bmuni: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        supply = np.flatnonzero(self._supply[s] > 0)
+        if len(supply) == 0:
+            return np.full(len(bmuni), -1)
+        rows, row_of = np.unique(bmuni, return_inverse=True)
+        w = self._supply[s, supply][None, :] * self.muni_dist[np.ix_(rows, supply)] ** (-self.decay[s])
+        cum = np.cumsum(w, axis=1)
+        cum /= cum[:, -1:]
+        muni = supply[categorical_rows(cum, row_of, rng)]
+        a, b = self._ind_bounds[s], self._ind_bounds[s + 1]
+        lo = a + np.searchsorted(self._muni_sorted[a:b], muni, side="left")
+        hi = a + np.searchsorted(self._muni_sorted[a:b], muni, side="right")
+        c_lo = np.where(lo > 0, self._cum[np.maximum(lo - 1, 0)], 0.0)
+        u = c_lo + rng.random(len(muni)) * (self._cum[hi - 1] - c_lo)
+        pos = np.clip(a + np.searchsorted(self._cum[a:b], u, side="right"), lo, hi - 1)
+        return self._order[pos]
 
 
 def municipality_distances(lat: np.ndarray, lon: np.ndarray, intra_km: np.ndarray) -> np.ndarray:

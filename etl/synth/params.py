@@ -64,7 +64,7 @@ class Planted:
     drop_kappa_sales: float = 0.012
     drop_lambda_u: float = 0.10
     # eq. (16) add LPM (in the add sample): base + b*D + gd*D*z_dist + gs*D*z_sales + k's + l*u
-    add_base: float = 0.58
+    add_base: float = 0.50
     add_beta: float = 0.06
     add_gamma_dist: float = -0.045
     add_gamma_sales: float = 0.040
@@ -72,12 +72,11 @@ class Planted:
     add_kappa_sales: float = -0.010
     add_lambda_u: float = 0.09
     fe_sd: float = 0.025
-    # share of a buyer's 2005 links proposing an exploratory (gravity) candidate, and its acceptance scale
-    twins_per_link: int = 3
-    explore_share: float = 0.25
-    explore_accept: float = 0.5
-    # eq. (19): import starters tilt new-link industry choice towards Rauch-differentiated industries
-    industry_rauch_tilt: float = 0.6
+    # pool of potential suppliers: each buyer draws (1 + pool_ratio) times its 2005 degree from the gravity
+    # process; a random part becomes its 2005 suppliers, the rest the candidates it may add by 2010
+    pool_ratio: int = 3
+    # eq. (19): import starters add differentiated inputs more: + g * D * (Rauch_s - buyer's mean Rauch)
+    add_gamma_rauch: float = 0.25
     # world export supply shocks, eq. (17): WES_s ~ N(mean, sd)
     wes_mean: float = 0.30
     wes_sd: float = 0.35

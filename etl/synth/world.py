@@ -59,20 +59,17 @@ def _decay(ind_codes: np.ndarray, ch: pd.DataFrame, p: Planted) -> np.ndarray:
     return d.fillna(p.decay_nonmfg).to_numpy()
 
 
-def _sample_links(gw: GravityWorld, buyers: np.ndarray, n: int, rng, forbid=None, tilted=None) -> pd.DataFrame:
-    sellers = gw.sample(buyers, rng, tilted)
+def _sample_links(gw: GravityWorld, buyers: np.ndarray, n: int, rng, forbid=None) -> pd.DataFrame:
+    sellers = gw.sample(buyers, rng)
     ok = unique_pairs(sellers, buyers, n, forbid)
     return pd.DataFrame({"seller": sellers[ok], "buyer": buyers[ok]})
 
 
 def _sample_degrees(gw: GravityWorld, buyers: np.ndarray, k: np.ndarray, n: int, rng, forbid=None,
-                    rounds: int = 8, tilted: np.ndarray | None = None) -> pd.DataFrame:
+                    rounds: int = 8) -> pd.DataFrame:
     """Distinct sellers for each buyer up to its degree ``k``: repeated draws of a seller are topped up
-    with new draws, so realised degrees follow the planted distribution (``tilted``: per-buyer flag for
-    the import starters' industry tilt)."""
-    tilt = None if tilted is None else pd.Series(tilted, index=buyers)
-    links = _sample_links(gw, np.repeat(buyers, k), n, rng, forbid,
-                          None if tilt is None else np.repeat(tilted, k))
+    with new draws, so realised degrees follow the planted distribution."""
+    links = _sample_links(gw, np.repeat(buyers, k), n, rng, forbid)
     for _ in range(rounds):
         deficit = k - np.bincount(links.buyer, minlength=n)[buyers]
         if deficit.sum() <= 0.0005 * k.sum():
@@ -80,19 +77,29 @@ def _sample_degrees(gw: GravityWorld, buyers: np.ndarray, k: np.ndarray, n: int,
         need = deficit > 0
         taken = np.sort(links.seller.to_numpy().astype(np.int64) * n + links.buyer.to_numpy())
         block = taken if forbid is None else np.union1d(taken, forbid)
-        slots = np.repeat(buyers[need], 2 * deficit[need])
-        extra = _sample_links(gw, slots, n, rng, block, None if tilt is None else tilt.reindex(slots).to_numpy())
+        extra = _sample_links(gw, np.repeat(buyers[need], 2 * deficit[need]), n, rng, block)
         links = pd.concat([links, extra], ignore_index=True)
         cap = pd.Series(k, index=buyers).reindex(links.buyer).to_numpy()
         links = links[links.groupby("buyer").cumcount().to_numpy() < cap].reset_index(drop=True)
     return links
 
 
+def _split_pool(pool: pd.DataFrame, ratio: int, rng) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Each buyer's pool of potential suppliers split at random: a 1/(1 + ratio) share (at least one
+    link) becomes its 2005 suppliers, the rest its candidate additions. Both parts are exchangeable
+    draws from the buyer's gravity distribution, which makes the add LPM of eq. (16) exact."""
+    pool = pool.iloc[rng.permutation(len(pool))].reset_index(drop=True)
+    size = pool.groupby("buyer").buyer.transform("size").to_numpy()
+    first = pool.groupby("buyer").cumcount().to_numpy() < np.maximum(1, np.rint(size / (1 + ratio)))
+    return pool[first].reset_index(drop=True), pool[~first].reset_index(drop=True)
+
+
 def _observable(links: pd.DataFrame) -> pd.DataFrame:
-    """Assign who reports each link (top-24 lists; continuing relationships first) and keep the links
+    """Assign who reports each link (top-24 lists; existing buyers' relationships before those of new
+    buyers) and keep the links
     that at least one side reports, with their report ranks."""
     b, s = links.buyer.to_numpy(), links.seller.to_numpy()
-    pri = (links.kind == "continuing").to_numpy() if "kind" in links else np.zeros(len(links), bool)
+    pri = (links.kind != "new_buyer").to_numpy() if "kind" in links else np.zeros(len(links), bool)
     by_b, by_s = assign_reports(b, s, links.sb.to_numpy(), links.ss.to_numpy(), pri, MAX_REPORTED)
     vis = by_b | by_s
     links = links[vis].reset_index(drop=True)
@@ -149,13 +156,11 @@ def build_world(scale: Scale, seed: int, planted: Planted | None = None, progres
     intra = _intra_distance(muni)
     mdist = municipality_distances(muni.lat.to_numpy(), muni.lon.to_numpy(), intra)
     decay = _decay(ind_codes, ch, p)
-    rauch = ch.set_index("jsic3").rauch.reindex(ind_codes).fillna(0)
     io_cum = _io_cum(io, ind_codes)
-    io_tilt = _io_cum(io, ind_codes, pd.Series(1 + p.industry_rauch_tilt * rauch.to_numpy(), index=ind_codes))
 
     def gravity(alive: np.ndarray) -> GravityWorld:
         return GravityWorld(f.ind_idx.to_numpy(), f.muni_idx.to_numpy(), np.where(alive, f.attract, 0.0), mdist,
-                            decay, io_cum, io_tilt)
+                            decay, io_cum)
 
     step("network 2005")
     alive05 = f.alive05.to_numpy()
@@ -163,16 +168,18 @@ def build_world(scale: Scale, seed: int, planted: Planted | None = None, progres
     has_sup = rng.random(len(idx05)) >= p.share_no_suppliers
     buyers05 = idx05[has_sup]
     gw05 = gravity(alive05)
-    factor = 1.01
+    factor = 1.13  # about 9% of the pool is reported by neither side
     for _ in range(6):  # oversample until the reported links reach the target, then trim to it
         k = _calibrated_degrees(len(buyers05), int(scale.links_2005 * factor), p, scale.max_in_degree, rng)
         k = fm.assign_by_rank(k, size_score[buyers05], rng, 0.7)
-        links05 = _sample_degrees(gw05, buyers05, k, n_total, rng)
-        links05["sb"], links05["ss"] = report_scores(links05, f.sales05.to_numpy(), rng)
-        links05 = _visible_and_trim(links05, scale.links_2005, rng)
+        pool = _sample_degrees(gw05, buyers05, (1 + p.pool_ratio) * k, n_total, rng)
+        pool["sb"], pool["ss"] = report_scores(pool, f.sales05.to_numpy(), rng)
+        pool = _observable(pool)
+        links05, shadows = _split_pool(pool, p.pool_ratio, rng)
         if len(links05) >= scale.links_2005:
             break
         factor *= 1.02 * scale.links_2005 / len(links05)
+    links05 = _visible_and_trim(links05, scale.links_2005, rng)
     links05["parent_child"] = rng.random(len(links05)) < p.parent_child_rate
     f["employees"] = _employees(f, links05, rng)
 
@@ -182,7 +189,9 @@ def build_world(scale: Scale, seed: int, planted: Planted | None = None, progres
     D[panel.firm.to_numpy()] = panel.D.to_numpy()
 
     step("network 2010")
-    links10, drops = _network_2010(f, links05, D, gravity, scale, p, rng, n_total, mdist)
+    rauch = ch.set_index("jsic3").rauch.reindex(ind_codes).to_numpy()
+    links10, drops = _network_2010(f, links05, shadows, pool[["seller", "buyer"]], D, gravity(f.alive10.to_numpy()),
+                                   scale, p, rng, rauch)
     truth.counts.update(_truth_counts(f, links05, links10, panel, drops))
     step("oracle regressions")
     truth.counts["oracle_eq16"] = _oracle(f, links05, links10, panel, p)
@@ -250,42 +259,32 @@ def _import_status(f, links05, jsic, wes, scale: Scale, p: Planted, rng) -> pd.D
 
 
 def _z_rel(values: np.ndarray, buyers: np.ndarray, ref_buyers: np.ndarray, ref_values: np.ndarray) -> np.ndarray:
-    """value − mean of the buyer's reference values (the buyer's 2005 sellers), in logs (eq. 16)."""
+    """value − mean of the buyer's reference values (its pool of potential sellers), in logs (eq. 16)."""
     mean = pd.Series(ref_values).groupby(ref_buyers).mean()
     return values - mean.reindex(buyers).to_numpy()
 
 
-def _twins(f, sellers, buyers, alive, forbid, n, rng, max_offset: int = 4):
-    """For each (seller, buyer), another live seller of the same 3-digit industry and municipality,
-    adjacent in the size ranking, not already linked to the buyer and not the buyer itself; duplicate
-    proposals are dropped at the end."""
-    ok = alive & (f.attract.to_numpy() > 0)
-    key = f.ind_idx.to_numpy().astype(np.int64) * 10_000 + f.muni_idx.to_numpy()
-    order = np.flatnonzero(ok)[np.lexsort((np.log(f.sales05.to_numpy()[ok]), key[ok]))]
-    pos = np.full(len(f), -1)
-    pos[order] = np.arange(len(order))
-    out = np.full(len(sellers), -1)
-    sign = np.where(rng.random(len(sellers)) < 0.5, 1, -1)
-    for off in (o * s for o in range(1, max_offset + 1) for s in (1, -1)):
-        todo = np.flatnonzero((out < 0) & (pos[sellers] >= 0))
-        if len(todo) == 0:
-            break
-        q = pos[sellers[todo]] + off * sign[todo]
-        inside = (q >= 0) & (q < len(order))
-        cand = np.where(inside, order[np.clip(q, 0, len(order) - 1)], -1)
-        pk = cand.astype(np.int64) * n + buyers[todo]
-        hit = np.minimum(np.searchsorted(forbid, pk), len(forbid) - 1)
-        good = inside & (key[np.maximum(cand, 0)] == key[sellers[todo]]) & (forbid[hit] != pk) & (cand != buyers[todo])
-        out[todo[good]] = cand[good]
-    found = np.flatnonzero(out >= 0)
-    _, first = np.unique(out[found].astype(np.int64) * n + buyers[found], return_index=True)
-    keep = np.sort(found[first])
-    return out[keep], buyers[keep]
+def _rel_rauch(rauch_s: np.ndarray, buyers: np.ndarray, ref_buyers: np.ndarray, ref_rauch: np.ndarray) -> np.ndarray:
+    """Rauch index of a manufacturing input relative to the buyer's mean over the manufacturing inputs of
+    its pool; 0 for non-manufacturing inputs (eq. 19's industries are manufacturing)."""
+    mean = pd.Series(ref_rauch).groupby(ref_buyers).mean().reindex(buyers).to_numpy()
+    rel = rauch_s - np.where(np.isnan(mean), np.nanmean(ref_rauch), mean)
+    return np.nan_to_num(rel)
 
 
-def _network_2010(f, links05, D, gravity, scale: Scale, p: Planted, rng, n_total, mdist):
-    """Drops (eq. 16 LPM), adds (eq. 16 LPM in the add sample, by acceptance sampling) and links of
-    new buyers; see the module README for why the acceptance rule makes the add LPM exact."""
+def _network_2010(f, links05, shadows, pool, D, gw10: GravityWorld, scale: Scale, p: Planted, rng,
+                  rauch: np.ndarray):
+    """Drops (the eq. 16 drop LPM, drawn link by link), additions (the eq. 16 add LPM, by acceptance
+    sampling of the buyer's pool candidates) and the links of buyers without 2005 suppliers.
+
+    Why the add LPM holds exactly: a buyer's candidates ``shadows`` and its 2005 suppliers are
+    exchangeable draws from one gravity distribution g(x), n_c and n_05 of them. Continuing links
+    have density n_05 g(x) (1 − p_drop(x)); accepting a candidate with probability
+    odds(p_add(x)) (1 − p_drop(x)) n_05 / n_c gives added links the density n_05 g(x) (1 − p_drop(x))
+    odds(p_add(x)), so P(added | x, add sample) = p_add(x). Seller characteristics enter relative to
+    the mean over the buyer's whole pool, a reference that does not depend on which part of the pool
+    became the 2005 suppliers (the paper's regressions use the 2005 and 2010 suppliers' means; the
+    generator's oracle estimates the LPMs under those conventions)."""
     alive10 = f.alive10.to_numpy()
     lat, lon = f.lat.to_numpy(), f.lon.to_numpy()
     logs = np.log(f.sales05.to_numpy())
@@ -294,14 +293,18 @@ def _network_2010(f, links05, D, gravity, scale: Scale, p: Planted, rng, n_total
     eta_pref = rng.normal(0, p.fe_sd, 48)
     ind, pref = f.ind_idx.to_numpy(), f.pref_code.to_numpy()
     s05, b05 = links05.seller.to_numpy(), links05.buyer.to_numpy()
-    logd05 = np.log(np.maximum(haversine_km(lat[s05], lon[s05], lat[b05], lon[b05]), 0.1))
+    sp, bp = pool.seller.to_numpy(), pool.buyer.to_numpy()
+
+    def log_dist(s, b):
+        return np.log(np.maximum(haversine_km(lat[s], lon[s], lat[b], lon[b]), 0.1))
+
+    logd_pool = log_dist(sp, bp)
 
     def z_sales(s, b):
-        return _z_rel(logs[s], b, b05, logs[s05])
+        return _z_rel(logs[s], b, bp, logs[sp])
 
     def z_dist(s, b):
-        d = np.log(np.maximum(haversine_km(lat[s], lon[s], lat[b], lon[b]), 0.1))
-        return _z_rel(d, b, b05, logd05)
+        return _z_rel(log_dist(s, b), b, bp, logd_pool)
 
     def p_drop(s, b):
         zs = z_sales(s, b)
@@ -311,9 +314,10 @@ def _network_2010(f, links05, D, gravity, scale: Scale, p: Planted, rng, n_total
 
     def p_add(s, b):
         zs, zd = z_sales(s, b), z_dist(s, b)
+        zr = _rel_rauch(rauch[ind[s]], b, bp, rauch[ind[sp]])
         v = (p.add_base + p.add_beta * D[b] + p.add_gamma_dist * D[b] * zd + p.add_gamma_sales * D[b] * zs
-             + p.add_kappa_dist * zd + p.add_kappa_sales * zs + p.add_lambda_u * u[b]
-             - eta_ind[ind[s]] - eta_pref[pref[s]])
+             + p.add_gamma_rauch * D[b] * zr + p.add_kappa_dist * zd + p.add_kappa_sales * zs
+             + p.add_lambda_u * u[b] - eta_ind[ind[s]] - eta_pref[pref[s]])
         return np.clip(v, 0.01, 0.99)
 
     both = alive10[s05] & alive10[b05]
@@ -321,59 +325,57 @@ def _network_2010(f, links05, D, gravity, scale: Scale, p: Planted, rng, n_total
     drop = np.zeros(len(links05), bool)
     drop[both & ~pc] = rng.random((both & ~pc).sum()) < p_drop(s05[both & ~pc], b05[both & ~pc])
     cont = links05.loc[both & ~drop, ["seller", "buyer", "parent_child", "sb", "ss"]].reset_index(drop=True)
-    cont[["sb", "ss"]] += 1e3  # continuing relationships keep their 2005 importance and outrank new ones
     n_dropped = int((both & drop).sum())
-    # adds of existing buyers. Each 2005 link proposes a "twin" seller (same input industry and
-    # municipality, adjacent in size), so candidates follow the distribution of the buyer's 2005 links;
-    # accepting a twin with probability odds(p_add) * (1 - p_drop) then makes P(add | x, add sample) =
-    # p_add in the add sample of eq. (16). A small exploration channel (gravity draws, Rauch-tilted for
-    # import starters) lets buyers enter new input industries (eq. 19).
-    gw10 = gravity(alive10)
-    forbid = np.sort(s05.astype(np.int64) * n_total + b05)
-    keep = both & ~pc & alive10[b05]
-    reps = p.twins_per_link  # several proposals per link, acceptance divided by their number: no capping
-    ts, tb = _twins(f, np.tile(s05[keep], reps), np.tile(b05[keep], reps), alive10, forbid, n_total, rng)
-    cand = pd.DataFrame({"seller": ts, "buyer": tb, "scale": 1.0 / reps})
-    base = pd.Series(b05[keep]).value_counts()
-    n_exp = np.ceil(base.to_numpy() * p.explore_share).astype(int)
-    ex = _sample_links(gw10, np.repeat(base.index.to_numpy(), n_exp), n_total, rng,
-                       np.union1d(forbid, np.sort(ts.astype(np.int64) * n_total + tb)),
-                       tilted=D[np.repeat(base.index.to_numpy(), n_exp)] > 0)
-    cand = pd.concat([cand, ex.assign(scale=p.explore_accept)], ignore_index=True)
-    cs, cb = cand.seller.to_numpy(), cand.buyer.to_numpy()
+
+    # candidates of buyers with 2005 suppliers; parent-child links are not part of the add sample
+    n05 = pd.Series(b05[~pc]).value_counts()
+    sh = shadows[np.isin(shadows.buyer.to_numpy(), n05.index.to_numpy())]
+    n_c = sh.buyer.value_counts()
+    sh = sh[alive10[sh.seller.to_numpy()] & alive10[sh.buyer.to_numpy()]]
+    cs, cb = sh.seller.to_numpy(), sh.buyer.to_numpy()
     pa = p_add(cs, cb)
-    acc = np.minimum(1.0, cand.scale.to_numpy() * pa / (1 - pa) * (1 - p_drop(cs, cb)))
-    adds = cand[rng.random(len(cand)) < acc].assign(parent_child=False)
-    # buyers without 2005 suppliers (incl. entrants) fill the gap to the 2010 target
+    acc = pa / (1 - pa) * (1 - p_drop(cs, cb)) * (n05.reindex(cb).to_numpy() / n_c.reindex(cb).to_numpy())
+    adds = sh[rng.random(len(sh)) < acc][["seller", "buyer", "sb", "ss"]].assign(parent_child=False)
+    links10, lost = _new_buyers_and_reports(f, cont, adds, gw10, scale, p, rng)
+    return links10, {"dropped": n_dropped, "continuing_unreported_2010": lost["continuing"],
+                     "added_unreported_2010": lost["add"], "candidates": int(len(sh)), "added": int(len(adds)),
+                     "acceptance_capped": int((acc > 1).sum())}
+
+
+def _new_buyers_and_reports(f, cont, adds, gw10: GravityWorld, scale: Scale, p: Planted, rng):
+    """Links of buyers without 2005 suppliers (incl. entrants) fill the gap to the 2010 target; reports
+    are assigned (existing buyers' links first) and only new buyers' links are trimmed."""
+    n_total, alive10 = len(f), f.alive10.to_numpy()
     have = np.zeros(n_total, bool)
     have[cont.buyer] = True
     have[adds.buyer] = True
     newb = np.flatnonzero(alive10 & ~have)
     newb = newb[rng.random(len(newb)) < 0.8]
+    forbid = np.sort(np.concatenate([cont.seller.to_numpy().astype(np.int64) * n_total + cont.buyer.to_numpy(),
+                                     adds.seller.to_numpy().astype(np.int64) * n_total + adds.buyer.to_numpy()]))
     gap, factor = max(scale.links_2010 - len(cont) - len(adds), 0), 1.02
     for _ in range(6):  # new buyers' links fill the gap to the 2010 target (then trimmed to it)
         k = _calibrated_degrees(len(newb), int(gap * factor), p, scale.max_in_degree, rng)
         new_links = _sample_degrees(gw10, newb, k, n_total, rng, forbid).assign(parent_child=False)
         links10 = pd.concat([cont.assign(kind="continuing"), adds.assign(kind="add"),
                              new_links.assign(kind="new_buyer")], ignore_index=True)
-        links10 = links10.drop_duplicates(["seller", "buyer"]).reset_index(drop=True)
-        new = links10.kind != "continuing"
+        new = (links10.kind == "new_buyer").to_numpy()
         sb, ss = report_scores(links10[new], f.sales10.to_numpy(), rng)
         links10.loc[new, "sb"], links10.loc[new, "ss"] = sb, ss
-        n_cont = int((~new).sum())
         links10 = _visible_and_trim(links10, scale.links_2010, rng, "new_buyer")
         if len(links10) >= scale.links_2010:
             break
         factor *= 1.02 * (scale.links_2010 - (links10.kind != "new_buyer").sum()) / max(
             (links10.kind == "new_buyer").sum(), 1)
-    lost = n_cont - int((links10.kind == "continuing").sum())
-    return links10, {"dropped": n_dropped, "continuing_unreported_2010": lost}
+    lost = {kind: int(len(x) - (links10.kind == kind).sum()) for kind, x in (("continuing", cont), ("add", adds))}
+    return links10, lost
 
 
 def _oracle(f, links05, links10, panel, p: Planted) -> dict:
     """The eq. (16) LPMs estimated on the generated world with the unobserved buyer shock u known (and
-    the regression's sample and mean conventions): the values 2SLS without u should recover. The drop
-    equation reproduces the planted parameters; the add equation's twin mechanism can differ slightly."""
+    the regression's sample and mean conventions): the values 2SLS without u should recover. Both
+    equations reproduce the planted parameters up to sampling error (the generator references seller
+    characteristics to the buyer's pool mean, the regressions to its 2005 or 2010 suppliers' mean)."""
     import warnings
 
     from analytics.econometrics.iv import feiv
@@ -431,6 +433,8 @@ def _truth_counts(f, links05, links10, panel, drops) -> dict:
         "2005": deg_stats(links05), "2010": deg_stats(links10),
         "links_continuing": cont, "links_dropped_between_survivors": drops["dropped"],
         "continuing_unreported_2010": drops["continuing_unreported_2010"],
+        "added_unreported_2010": drops["added_unreported_2010"], "add_candidates": drops["candidates"],
+        "links_added": drops["added"], "add_acceptance_capped": drops["acceptance_capped"],
         "share_2005_links_reformed": float(1 - cont / len(links05)),
         "bsjbsa_mfg_status": {k: int(v) for k, v in st.items()},
     }

@@ -46,11 +46,12 @@ def _reports(w: World, links: pd.DataFrame, alive: np.ndarray, rng) -> tuple[pd.
     n_dangle = int(p.dangling_report_rate * n)
     fresh = np.char.zfill(rng.integers(10**9, 2 * 10**9, n_dangle).astype(str), 10)
     dangling_partner = np.where(rng.random(n_dangle) < 0.5, rng.choice(outside, n_dangle), fresh)
-    dangle = pd.DataFrame({"tsr_id": rng.choice(ids[alive], n_dangle), "partner_id": dangling_partner,
+    # reporters drawn without replacement so that no noise row repeats another (counted apart from duplicates)
+    dangle = pd.DataFrame({"tsr_id": rng.choice(ids[alive], n_dangle, replace=False), "partner_id": dangling_partner,
                            "relation": rng.choice(["supplier", "customer"], n_dangle),
                            "rank": rng.integers(1, 25, n_dangle)})
     n_self = max(1, int(p.self_report_rate * n))
-    me = rng.choice(ids[alive], n_self)
+    me = rng.choice(ids[alive], n_self, replace=False)
     selfr = pd.DataFrame({"tsr_id": me, "partner_id": me, "relation": rng.choice(["supplier", "customer"], n_self),
                           "rank": rng.integers(1, 25, n_self)})
     out = pd.concat([valid, dup, dangle, selfr], ignore_index=True).sample(frac=1.0, random_state=rng)
@@ -200,8 +201,8 @@ def _wages(w: World, survey: dict[int, pd.DataFrame], rng) -> tuple[pd.DataFrame
     ok = d_off.notna() & outs.notna()
     d_off, outs, mfg3 = d_off[ok.to_numpy()], outs[ok.to_numpy()], mfg3[ok.to_numpy()]
     outs_std = (outs - outs.mean()) / outs.std()
-    d_ineq = 0.02 + p.wage_b1 * d_off.to_numpy() + p.wage_b2 * d_off.to_numpy() * outs_std.to_numpy() \
-        + rng.normal(0, p.wage_noise_sd, len(mfg3))
+    noise = rng.normal(0, p.wage_noise_sd, len(mfg3))
+    d_ineq = 0.02 + p.wage_b1 * d_off.to_numpy() + p.wage_b2 * d_off.to_numpy() * outs_std.to_numpy() + noise
     ineq05 = rng.normal(0.35, 0.08, len(mfg3))
     wl05 = rng.lognormal(np.log(3200), 0.12, len(mfg3))
     rows = []
@@ -212,7 +213,8 @@ def _wages(w: World, survey: dict[int, pd.DataFrame], rng) -> tuple[pd.DataFrame
         rows.append(pd.DataFrame({"jsic3": mfg3, "year": y, "wage_high": (wl * np.exp(ineq)).round(1),
                                   "wage_low": wl.round(1), "emp_high": rng.integers(2000, 60000, len(mfg3)),
                                   "emp_low": rng.integers(5000, 150000, len(mfg3))}))
-    return pd.concat(rows, ignore_index=True), {"wage_industries": int(len(mfg3))}
+    return pd.concat(rows, ignore_index=True), {"wage_industries": int(len(mfg3)),
+                                                "noise": dict(zip(mfg3, np.round(noise, 10), strict=True))}
 
 
 def _write_csv(df: pd.DataFrame, path: Path, encoding: str = "utf-8") -> str:
