@@ -50,6 +50,15 @@ def firms(cache) -> pd.DataFrame:
     return firm_table(cache, [2005, 2010]).set_index("tsr_id")
 
 
+@pytest.fixture(scope="session")
+def run(small_root, cache, tmp_path_factory):
+    """run_all on the small root: (out_dir, summary)."""
+    from analytics import run_all
+
+    out = tmp_path_factory.mktemp("out")
+    return out, run_all(small_root, out, quiet=True)
+
+
 def read_raw(path: Path) -> pd.DataFrame:
     """Independent raw reader for tests: pandas, everything as text, encoding by trial."""
     for enc in ("utf-8", "cp932"):

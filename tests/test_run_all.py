@@ -12,15 +12,6 @@ import pytest
 from tests.conftest import read_raw
 
 
-@pytest.fixture(scope="module")
-def run(small_root, cache, tmp_path_factory):
-    from analytics import run_all
-
-    out = tmp_path_factory.mktemp("out")
-    summary = run_all(small_root, out, quiet=True)
-    return out, summary
-
-
 def test_every_exhibit_is_produced_or_explained(run):
     out, s = run
     assert s["errors"] == ["table_6"]  # needs imports by product sector, which the contract lacks

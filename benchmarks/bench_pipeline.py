@@ -1,0 +1,90 @@
+"""Full-scale pipeline: `prodnet synth --scale full`, then `prodnet run-all` on a clean work folder
+(repeated; median reported), then an unchanged re-run. Each command runs in a fresh process; peak RSS
+is that process tree's maximum resident set. Per-step times come from the synth progress lines and
+run-all's summary.json.
+
+    python -m benchmarks.bench_pipeline /tmp/full_root /tmp/full_out [--repeats 3] [--seed 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from benchmarks.common import save
+
+_WRAP = ("import resource, subprocess, sys, time\n"
+         "t = time.perf_counter(); r = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
+         "sys.stdout.write(r.stdout); sys.stderr.write(r.stderr)\n"
+         "print(f'@@ {time.perf_counter() - t} {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20}')\n"
+         "sys.exit(r.returncode)")
+
+
+def measured(args: list[str]) -> tuple[float, float, str]:
+    """Wall seconds, peak RSS (GiB) and output of one command in a fresh process."""
+    p = subprocess.run([sys.executable, "-c", _WRAP, *args], capture_output=True, text=True)
+    if p.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} failed:\n{p.stderr[-3000:]}")
+    secs, rss = map(float, re.findall(r"^@@ (\S+) (\S+)$", p.stdout, re.M)[-1])
+    return secs, rss, p.stdout
+
+
+def synth_steps(output: str) -> list[dict]:
+    """Rows from the synth progress lines ``  step: 12.3 s (peak RSS 1.2 GiB)``."""
+    return [{"what": f"synth step: {m[0]}", "seconds": float(m[1]), "peak_rss_gib": float(m[2])}
+            for m in re.findall(r"^\s+(.+?): ([\d.]+) s \(peak RSS ([\d.]+) GiB\)$", output, re.M)]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("root", type=Path)
+    ap.add_argument("out", type=Path)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--seed", type=int, default=1)
+    a = ap.parse_args()
+    prodnet = [sys.executable, "-c", "from prodnet.cli import main; main()"]
+    shutil.rmtree(a.root, ignore_errors=True)
+    secs, rss, out = measured([*prodnet, "synth", str(a.root), "--scale", "full", "--seed", str(a.seed)])
+    rows = [{"what": "prodnet synth --scale full (3,586,090 + 4,463,168 links)", "seconds": secs,
+             "peak_rss_gib": rss}, *synth_steps(out)]
+    runs = []
+    for _ in range(a.repeats):
+        shutil.rmtree(a.root / ".prodnet", ignore_errors=True)
+        shutil.rmtree(a.out, ignore_errors=True)
+        secs, rss, _ = measured([*prodnet, "run-all", str(a.root), str(a.out)])
+        runs.append((secs, rss, json.loads((a.out / "summary.json").read_text())))
+        time.sleep(5)
+    med = sorted(runs, key=lambda r: r[0])[len(runs) // 2]
+    rows.append({"what": f"prodnet run-all (ETL + graph load + every table and figure), median of {a.repeats} "
+                 "clean runs", "seconds": statistics.median(r[0] for r in runs), "peak_rss_gib": med[1],
+                 "runs_seconds": ", ".join(f"{r[0]:.0f}" for r in runs),
+                 "runs_peak_rss_gib": ", ".join(f"{r[1]:.2f}" for r in runs)})
+    secs, rss, _ = measured([*prodnet, "run-all", str(a.root), str(a.out), "--only", "table_1"])
+    rows.append({"what": "prodnet run-all again, inputs unchanged (cache and graph reused), --only table_1",
+                 "seconds": secs, "peak_rss_gib": rss})
+    rows += [{"what": f"run-all step: {k}", "seconds": round(v, 1)}
+             for k, v in med[2]["timings_seconds"].items() if k != "total"]
+    rows += [{"what": f"disk: {what}", "size": f"{_du(p) / 1e6:,.0f} MB"}
+             for what, p in (("embedded graph store (both vintages)", a.root / ".prodnet" / "graph.lbdb"),
+                             ("Parquet cache (both vintages, survey, industry)", a.root / ".prodnet" / "cache"))]
+    rows.append({"what": "planted vs estimated (median run)", "size": json.dumps(
+        {r["parameter"]: round(r["estimate"], 4) for r in med[2]["planted_vs_estimated"]
+         if r.get("estimate") is not None and r.get("exhibit", "").startswith("table_")})})
+    print(save("pipeline_full", rows))
+
+
+def _du(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) if path.exists() else 0
+
+
+if __name__ == "__main__":
+    main()
