@@ -33,12 +33,15 @@ def synth(
     scale: Annotated[str, typer.Option(help="small (a few thousand firms) or full (~850k firms)")] = "small",
     seed: Annotated[int, typer.Option(help="random seed; output is deterministic per seed")] = 0,
     report: Annotated[bool, typer.Option("--report", help="measure the written root against the targets")] = False,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="override a planted parameter, NAME=VALUE "
+                                                   "(repeatable; names as in truth.json 'planted')")] = None,
 ) -> None:
     """Write a synthetic TSR/BSJBSA world in the raw contract layout, with truth.json."""
-    from etl.synth import generate
+    from etl.synth import generate, planted_from
 
+    planted = planted_from(set_ or [])
     with steps(f"synth {scale} seed={seed}") as st:
-        truth = generate(out_dir, scale=scale, seed=seed, progress=st)
+        truth = generate(out_dir, scale=scale, seed=seed, progress=st, planted=planted)
     out.print(f"wrote {out_dir} ({truth['counts']['2005']['links']:,} links 2005, "
               f"{truth['counts']['2010']['links']:,} links 2010) in {st.timings['total']:.1f} s")
     if report:
@@ -152,14 +155,16 @@ def list_queries() -> None:
     out.print(t)
 
 
+Params = Annotated[list[str] | None, typer.Option("--param", "-p", help="k=v (repeatable)")]
+Root = Annotated[Path | None, typer.Option(help="data root (embedded store at ROOT/.prodnet)")]
+Db = Annotated[Path | None, typer.Option(help="embedded store file")]
+Csv = Annotated[Path | None, typer.Option(help="write all rows to this CSV")]
+
+
 @app.command()
 def query(
     name: Annotated[str, typer.Argument(help="query name (see `prodnet queries`)")],
-    param: Annotated[list[str] | None, typer.Option("--param", "-p", help="k=v (repeatable)")] = None,
-    root: Annotated[Path | None, typer.Option(help="data root (embedded store at ROOT/.prodnet)")] = None,
-    db: Annotated[Path | None, typer.Option(help="embedded store file")] = None,
-    store: Store = "embedded",
-    csv: Annotated[Path | None, typer.Option(help="write all rows to this CSV")] = None,
+    param: Params = None, root: Root = None, db: Db = None, store: Store = "embedded", csv: Csv = None,
 ) -> None:
     """Run a named query and print a table."""
     import queries as q
@@ -173,13 +178,9 @@ def query(
 @app.command()
 def cypher(
     text: Annotated[str, typer.Argument(help="Cypher text; values only as $parameters")],
-    param: Annotated[list[str] | None, typer.Option("--param", "-p", help="k=v (repeatable; int/float parsed)")] = None,
-    root: Annotated[Path | None, typer.Option(help="data root (embedded store at ROOT/.prodnet)")] = None,
-    db: Annotated[Path | None, typer.Option(help="embedded store file")] = None,
-    store: Store = "embedded",
-    csv: Annotated[Path | None, typer.Option(help="write all rows to this CSV")] = None,
+    param: Params = None, root: Root = None, db: Db = None, store: Store = "embedded", csv: Csv = None,
 ) -> None:
-    """Run ad hoc Cypher with parameters (never string-built values)."""
+    """Run ad hoc Cypher with parameters (never string-built values; ints and floats are parsed)."""
     params = {k: _auto(v) for k, v in (_kv(p) for p in (param or []))}
     _emit(_store(store, root, db).run(text, params), csv, "cypher")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -10,16 +11,29 @@ from .params import SCALES, Planted
 from .world import build_world
 from .writer import write_world
 
-__all__ = ["generate", "SCALES", "Planted"]
+__all__ = ["generate", "planted_from", "SCALES", "Planted"]
 
 
-def generate(out: str | Path, scale: str = "small", seed: int = 0, progress=None) -> dict:
+def planted_from(assignments: list[str]) -> Planted:
+    """Planted parameters with ``NAME=VALUE`` overrides (e.g. ``start_pi_shock=0.05``)."""
+    fields = {f.name: f.type for f in dataclasses.fields(Planted)}
+    kw = {}
+    for a in assignments:
+        name, sep, value = a.partition("=")
+        name = name.strip()
+        if not sep or name not in fields:
+            raise ValueError(f"--set {a!r}: expected NAME=VALUE with NAME one of {', '.join(sorted(fields))}")
+        kw[name] = int(value) if fields[name] in (int, "int") else float(value)
+    return dataclasses.replace(Planted(), **kw)
+
+
+def generate(out: str | Path, scale: str = "small", seed: int = 0, progress=None, planted: Planted | None = None) -> dict:
     """Generate a synthetic data root at ``out``; returns the truth written to ``out/truth.json``.
 
-    Deterministic per (scale, seed)."""
+    Deterministic per (scale, seed, planted parameters)."""
     if scale not in SCALES:
         raise ValueError(f"unknown scale {scale!r}; choose one of {sorted(SCALES)}")
-    world = build_world(SCALES[scale], seed, progress=progress)
+    world = build_world(SCALES[scale], seed, planted, progress=progress)
     if progress:
         progress("writing files")
     rng = np.random.default_rng([seed, 1])

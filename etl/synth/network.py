@@ -52,9 +52,9 @@ class GravityWorld:
         Draws are grouped by input industry so that each industry's municipality weights are built
         once per call and its firms are searched in their own (cache-sized) block."""
         ind = categorical_rows(self.io_cum, self.firm_ind3[buyers], rng)
-        order = np.argsort(ind, kind="stable")
-        bounds = np.searchsorted(ind[order], np.arange(self.io_cum.shape[1] + 1))
         bmuni = self.firm_muni[buyers]
+        order = np.lexsort((bmuni, ind))  # by industry, then buyer municipality: local binary searches
+        bounds = np.searchsorted(ind[order], np.arange(self.io_cum.shape[1] + 1))
         out = np.full(len(buyers), -1)
         for s in np.flatnonzero(np.diff(bounds)):
             sel = order[bounds[s]:bounds[s + 1]]
@@ -88,18 +88,16 @@ def municipality_distances(lat: np.ndarray, lon: np.ndarray, intra_km: np.ndarra
 
 def unique_pairs(seller: np.ndarray, buyer: np.ndarray, n: int, forbid: np.ndarray | None = None) -> np.ndarray:
     """Mask of draws that are not self-links, not repeats of an earlier draw and not in ``forbid``
-    (sorted pair keys seller*n+buyer)."""
+    (sorted pair keys seller*n+buyer). The look-up in ``forbid`` runs on the sorted unique keys, which
+    keeps numpy's binary search cache-friendly on arrays of tens of millions."""
     key = seller.astype(np.int64) * n + buyer
-    ok = (seller >= 0) & (seller != buyer)
-    _, first = np.unique(key, return_index=True)
+    uniq, first = np.unique(key, return_index=True)
+    if forbid is not None and len(forbid):
+        pos = np.minimum(np.searchsorted(forbid, uniq), len(forbid) - 1)
+        first = first[forbid[pos] != uniq]
     keep = np.zeros(len(key), bool)
     keep[first] = True
-    ok &= keep
-    if forbid is not None and len(forbid):
-        pos = np.searchsorted(forbid, key)
-        pos = np.minimum(pos, len(forbid) - 1)
-        ok &= forbid[pos] != key
-    return ok
+    return keep & (seller >= 0) & (seller != buyer)
 
 
 def report_scores(links: pd.DataFrame, sales: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

@@ -24,18 +24,21 @@ class Scale:
     n_mfg3: int = 150
     n_mfg4: int = 563
     n_nonmfg3: int = 120
+    # 2005 degrees drawn for this many times the target links: the largest buyers cannot find their
+    # planted number of distinct reported sellers (measured per scale, so one pass usually suffices)
+    pool_oversample: float = 1.06
 
 
 SCALES = {
     "full": Scale("full", firms_2005=830_000, entrants_2010=62_000, exit_rate=0.05,
-                  links_2005=3_586_090, links_2010=4_463_168, max_in_degree=12_000,
+                  links_2005=3_586_090, links_2010=4_463_168, max_in_degree=8_000,
                   bsjbsa_mfg=11_000, bsjbsa_nonmfg=11_900),
     "medium": Scale("medium", firms_2005=120_000, entrants_2010=9_000, exit_rate=0.05,
                     links_2005=518_000, links_2010=644_700, max_in_degree=3_000,
-                    bsjbsa_mfg=3_000, bsjbsa_nonmfg=1_500, n_nonmfg3=60),
+                    bsjbsa_mfg=3_000, bsjbsa_nonmfg=1_500, n_nonmfg3=60, pool_oversample=1.03),
     "small": Scale("small", firms_2005=6_000, entrants_2010=450, exit_rate=0.05,
                    links_2005=25_900, links_2010=32_240, max_in_degree=400,
-                   bsjbsa_mfg=600, bsjbsa_nonmfg=500, n_mfg3=40, n_mfg4=120, n_nonmfg3=30),
+                   bsjbsa_mfg=600, bsjbsa_nonmfg=500, n_mfg3=40, n_mfg4=120, n_nonmfg3=30, pool_oversample=1.05),
 }
 
 
@@ -44,7 +47,7 @@ class Planted:
     """Every planted parameter; written to ``truth.json`` as ``planted``."""
 
     # in-degree (sellers per buyer, 2005): floor of a Pareto(x_m, alpha) draw, capped (Table 1, Fig. A1)
-    indegree_alpha: float = 1.35
+    indegree_alpha: float = 1.42
     indegree_xm: float = 1.45
     share_no_suppliers: float = 0.115
     # seller attractiveness: Pareto tail exponent (buyers per seller)
@@ -64,7 +67,7 @@ class Planted:
     drop_kappa_sales: float = 0.012
     drop_lambda_u: float = 0.10
     # eq. (16) add LPM (in the add sample): base + b*D + gd*D*z_dist + gs*D*z_sales + k's + l*u
-    add_base: float = 0.50
+    add_base: float = 0.55
     add_beta: float = 0.06
     add_gamma_dist: float = -0.045
     add_gamma_sales: float = 0.040
@@ -75,6 +78,8 @@ class Planted:
     # pool of potential suppliers: each buyer draws (1 + pool_ratio) times its 2005 degree from the gravity
     # process; a random part becomes its 2005 suppliers, the rest the candidates it may add by 2010
     pool_ratio: int = 3
+    # share of live firms without 2005 suppliers that buy in 2010 (they fill the gap to the 2010 target)
+    new_buyer_share: float = 0.8
     # eq. (19): import starters add differentiated inputs more: + g * D * (Rauch_s - buyer's mean Rauch)
     add_gamma_rauch: float = 0.25
     # world export supply shocks, eq. (17): WES_s ~ N(mean, sd)

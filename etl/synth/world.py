@@ -68,29 +68,36 @@ def _sample_links(gw: GravityWorld, buyers: np.ndarray, n: int, rng, forbid=None
 def _sample_degrees(gw: GravityWorld, buyers: np.ndarray, k: np.ndarray, n: int, rng, forbid=None,
                     rounds: int = 8) -> pd.DataFrame:
     """Distinct sellers for each buyer up to its degree ``k``: repeated draws of a seller are topped up
-    with new draws, so realised degrees follow the planted distribution."""
+    with new draws while that pays (a buyer whose gravity distribution is concentrated on few sellers
+    keeps redrawing them; a round that fills under a fifth of the deficit ends the top-up)."""
     links = _sample_links(gw, np.repeat(buyers, k), n, rng, forbid)
+    deficit = k - np.bincount(links.buyer, minlength=n)[buyers]
     for _ in range(rounds):
-        deficit = k - np.bincount(links.buyer, minlength=n)[buyers]
+        need = deficit > 0
         if deficit.sum() <= 0.0005 * k.sum():
             break
-        need = deficit > 0
         taken = np.sort(links.seller.to_numpy().astype(np.int64) * n + links.buyer.to_numpy())
         block = taken if forbid is None else np.union1d(taken, forbid)
         extra = _sample_links(gw, np.repeat(buyers[need], 2 * deficit[need]), n, rng, block)
         links = pd.concat([links, extra], ignore_index=True)
         cap = pd.Series(k, index=buyers).reindex(links.buyer).to_numpy()
         links = links[links.groupby("buyer").cumcount().to_numpy() < cap].reset_index(drop=True)
+        before, deficit = deficit.sum(), k - np.bincount(links.buyer, minlength=n)[buyers]
+        if before - deficit.sum() < 0.2 * before:
+            break
     return links
 
 
-def _split_pool(pool: pd.DataFrame, ratio: int, rng) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Each buyer's pool of potential suppliers split at random: a 1/(1 + ratio) share (at least one
-    link) becomes its 2005 suppliers, the rest its candidate additions. Both parts are exchangeable
-    draws from the buyer's gravity distribution, which makes the add LPM of eq. (16) exact."""
+def _split_pool(pool: pd.DataFrame, k: pd.Series, rng) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Each buyer's pool of potential suppliers split at random: its planted 2005 degree ``k`` becomes
+    its 2005 suppliers, the rest its candidate additions. Both parts are exchangeable draws from the
+    buyer's gravity distribution, which makes the add LPM of eq. (16) exact. A buyer whose gravity
+    distribution is concentrated on few sellers (the largest buyers) gets fewer 2005 suppliers so that it
+    keeps two candidates per supplier (fewer would cap the acceptance probability)."""
     pool = pool.iloc[rng.permutation(len(pool))].reset_index(drop=True)
     size = pool.groupby("buyer").buyer.transform("size").to_numpy()
-    first = pool.groupby("buyer").cumcount().to_numpy() < np.maximum(1, np.rint(size / (1 + ratio)))
+    n05 = np.maximum(1, np.minimum(k.reindex(pool.buyer).to_numpy(), size // 3))
+    first = pool.groupby("buyer").cumcount().to_numpy() < n05
     return pool[first].reset_index(drop=True), pool[~first].reset_index(drop=True)
 
 
@@ -168,17 +175,17 @@ def build_world(scale: Scale, seed: int, planted: Planted | None = None, progres
     has_sup = rng.random(len(idx05)) >= p.share_no_suppliers
     buyers05 = idx05[has_sup]
     gw05 = gravity(alive05)
-    factor = 1.13  # about 9% of the pool is reported by neither side
+    factor = scale.pool_oversample
     for _ in range(6):  # oversample until the reported links reach the target, then trim to it
         k = _calibrated_degrees(len(buyers05), int(scale.links_2005 * factor), p, scale.max_in_degree, rng)
         k = fm.assign_by_rank(k, size_score[buyers05], rng, 0.7)
         pool = _sample_degrees(gw05, buyers05, (1 + p.pool_ratio) * k, n_total, rng)
         pool["sb"], pool["ss"] = report_scores(pool, f.sales05.to_numpy(), rng)
         pool = _observable(pool)
-        links05, shadows = _split_pool(pool, p.pool_ratio, rng)
+        links05, shadows = _split_pool(pool, pd.Series(k, index=buyers05), rng)
         if len(links05) >= scale.links_2005:
             break
-        factor *= 1.02 * scale.links_2005 / len(links05)
+        factor *= 1.02 * (scale.links_2005 / len(links05)) ** 1.5  # extra degrees go to buyers that lose more
     links05 = _visible_and_trim(links05, scale.links_2005, rng)
     links05["parent_child"] = rng.random(len(links05)) < p.parent_child_rate
     f["employees"] = _employees(f, links05, rng)
@@ -258,18 +265,12 @@ def _import_status(f, links05, jsic, wes, scale: Scale, p: Planted, rng) -> pd.D
     return panel
 
 
-def _z_rel(values: np.ndarray, buyers: np.ndarray, ref_buyers: np.ndarray, ref_values: np.ndarray) -> np.ndarray:
-    """value − mean of the buyer's reference values (its pool of potential sellers), in logs (eq. 16)."""
-    mean = pd.Series(ref_values).groupby(ref_buyers).mean()
-    return values - mean.reindex(buyers).to_numpy()
-
-
-def _rel_rauch(rauch_s: np.ndarray, buyers: np.ndarray, ref_buyers: np.ndarray, ref_rauch: np.ndarray) -> np.ndarray:
-    """Rauch index of a manufacturing input relative to the buyer's mean over the manufacturing inputs of
-    its pool; 0 for non-manufacturing inputs (eq. 19's industries are manufacturing)."""
-    mean = pd.Series(ref_rauch).groupby(ref_buyers).mean().reindex(buyers).to_numpy()
-    rel = rauch_s - np.where(np.isnan(mean), np.nanmean(ref_rauch), mean)
-    return np.nan_to_num(rel)
+def _pool_mean(n: int, buyers: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Mean of ``values`` over each buyer's pool, by firm index (NaN: no pool or no values). Seller
+    characteristics enter eq. (16) relative to this mean."""
+    ok = ~np.isnan(values)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.bincount(buyers[ok], values[ok], minlength=n) / np.bincount(buyers[ok], minlength=n)
 
 
 def _network_2010(f, links05, shadows, pool, D, gw10: GravityWorld, scale: Scale, p: Planted, rng,
@@ -298,13 +299,16 @@ def _network_2010(f, links05, shadows, pool, D, gw10: GravityWorld, scale: Scale
     def log_dist(s, b):
         return np.log(np.maximum(haversine_km(lat[s], lon[s], lat[b], lon[b]), 0.1))
 
-    logd_pool = log_dist(sp, bp)
+    n = len(f)
+    m_sales, m_dist = _pool_mean(n, bp, logs[sp]), _pool_mean(n, bp, log_dist(sp, bp))
+    m_rauch = _pool_mean(n, bp, rauch[ind[sp]])  # manufacturing inputs only (eq. 19's industries)
+    m_rauch[np.isnan(m_rauch)] = np.nanmean(rauch[ind[sp]])
 
     def z_sales(s, b):
-        return _z_rel(logs[s], b, bp, logs[sp])
+        return logs[s] - m_sales[b]
 
     def z_dist(s, b):
-        return _z_rel(log_dist(s, b), b, bp, logd_pool)
+        return log_dist(s, b) - m_dist[b]
 
     def p_drop(s, b):
         zs = z_sales(s, b)
@@ -314,7 +318,7 @@ def _network_2010(f, links05, shadows, pool, D, gw10: GravityWorld, scale: Scale
 
     def p_add(s, b):
         zs, zd = z_sales(s, b), z_dist(s, b)
-        zr = _rel_rauch(rauch[ind[s]], b, bp, rauch[ind[sp]])
+        zr = np.nan_to_num(rauch[ind[s]] - m_rauch[b])  # 0 for non-manufacturing inputs
         v = (p.add_base + p.add_beta * D[b] + p.add_gamma_dist * D[b] * zd + p.add_gamma_sales * D[b] * zs
              + p.add_gamma_rauch * D[b] * zr + p.add_kappa_dist * zd + p.add_kappa_sales * zs
              + p.add_lambda_u * u[b] - eta_ind[ind[s]] - eta_pref[pref[s]])
@@ -350,7 +354,7 @@ def _new_buyers_and_reports(f, cont, adds, gw10: GravityWorld, scale: Scale, p: 
     have[cont.buyer] = True
     have[adds.buyer] = True
     newb = np.flatnonzero(alive10 & ~have)
-    newb = newb[rng.random(len(newb)) < 0.8]
+    newb = newb[rng.random(len(newb)) < p.new_buyer_share]
     forbid = np.sort(np.concatenate([cont.seller.to_numpy().astype(np.int64) * n_total + cont.buyer.to_numpy(),
                                      adds.seller.to_numpy().astype(np.int64) * n_total + adds.buyer.to_numpy()]))
     gap, factor = max(scale.links_2010 - len(cont) - len(adds), 0), 1.02
