@@ -74,9 +74,6 @@ def main() -> None:
     rows += [{"what": f"disk: {what}", "size": f"{_du(p) / 1e6:,.0f} MB"}
              for what, p in (("embedded graph store (both vintages)", a.root / ".prodnet" / "graph.lbdb"),
                              ("Parquet cache (both vintages, survey, industry)", a.root / ".prodnet" / "cache"))]
-    rows.append({"what": "planted vs estimated (median run)", "size": json.dumps(
-        {r["parameter"]: round(r["estimate"], 4) for r in med[2]["planted_vs_estimated"]
-         if r.get("estimate") is not None and r.get("exhibit", "").startswith("table_")})})
     print(save("pipeline_full", rows))
 
 

@@ -41,11 +41,11 @@ class World:
     buyer_panel: pd.DataFrame  # BSJBSA manufacturing buyers: status, D, shock
 
 
-def _io_cum(io: pd.DataFrame, ind_codes: np.ndarray, weight: pd.Series | None = None) -> np.ndarray:
+def _io_cum(io: pd.DataFrame, ind_codes: np.ndarray) -> np.ndarray:
+    """Cumulative input-output weights, buyer industry × input industry (rows normalised)."""
     pos = pd.Series(np.arange(len(ind_codes)), index=ind_codes)
     m = np.zeros((len(ind_codes), len(ind_codes)))
-    w = io.w.to_numpy() if weight is None else io.w.to_numpy() * weight.reindex(io.input_jsic3).fillna(1).to_numpy()
-    m[pos[io.buyer_jsic3].to_numpy(), pos[io.input_jsic3].to_numpy()] = w
+    m[pos[io.buyer_jsic3].to_numpy(), pos[io.input_jsic3].to_numpy()] = io.w.to_numpy()
     m[m.sum(1) == 0, :] = 1.0
     c = np.cumsum(m, axis=1)
     return c / c[:, -1:]
