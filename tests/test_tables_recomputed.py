@@ -230,17 +230,19 @@ def drop_singletons(x: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
         x = x[~alone]
 
 
-def test_table_7_and_a6_sales_column(run, d):
-    """Eq. (16), drop sample: base-vintage links of non-importing sample buyers, y = 1 if the link is gone
-    in 2010; 2SLS with Imp Starter and its interaction with the seller's relative log sales, instruments
-    shock_i and shock_i × relative log sales, four dummy FE sets (linearmodels), robust SEs; its first
-    stage for Imp Starter is Table A6's column."""
+@pytest.mark.parametrize("table", ["7", "8"])
+def test_tables_7_8_and_first_stage_sales_column(run, d, table):
+    """Eq. (16): links of non-importing sample buyers, base vintage (Table 7, y = 1 if gone in 2010) or
+    later vintage (Table 8, y = 1 if new since 2005); 2SLS with Imp Starter and its interaction with the
+    seller's relative log sales (base-vintage sales, relative to the buyer's mean in the sample),
+    instruments shock_i and shock_i × relative log sales, four dummy FE sets (linearmodels), robust SEs;
+    the first stage for Imp Starter is Table A6's / A7's column."""
     from linearmodels.iv import IV2SLS
 
     out, _ = run
     b = d["buyers"][~d["buyers"].imp05]
     f0 = d["firms"][Y0]
-    l0, l1 = (d["links"][y][d["links"][y].buyer_id.isin(b.index)] for y in (Y0, Y1))
+    l0, l1 = (d["links"][y][d["links"][y].buyer_id.isin(b.index)] for y in ((Y0, Y1) if table == "7" else (Y1, Y0)))
     x = l0[["seller_id", "buyer_id"]].merge(l1[["seller_id", "buyer_id"]].assign(kept=1.0), how="left")
     x["y"] = 1.0 - x.kept.fillna(0.0)
     x["x"] = np.log(f0.sales.reindex(x.seller_id).to_numpy(float))
@@ -256,15 +258,15 @@ def test_table_7_and_a6_sales_column(run, d):
     dummies = pd.get_dummies(x[fe].astype(str), drop_first=True, dtype=float)
     exog = pd.concat([x[["log_sales", "rel"]], dummies], axis=1).assign(const=1.0)
     r = IV2SLS(x.y, exog, x[["D", "D_x"]], x[["shock", "Z_x"]]).fit(cov_type="robust", debiased=True)
-    w = written(out, "7", "2SLS sales")
+    w = written(out, table, "2SLS sales")
     for term, mine in (("D", "D"), ("D_sales", "D_x")):
         assert w.estimate[term] == pytest.approx(r.params[mine], rel=1e-6)
         assert w.std_error[term] == pytest.approx(r.std_errors[mine], rel=1e-6)
     assert int(w.nobs.iloc[0]) == r.nobs
     fs = r.first_stage.individual["D"]
-    a6 = written(out, "7", "2SLS sales: D")  # Table A6 is written with Table 7
-    assert a6.estimate["shock"] == pytest.approx(fs.params["shock"], rel=1e-6)
-    assert a6.estimate["Z_sales"] == pytest.approx(fs.params["Z_x"], rel=1e-6)
+    first = written(out, table, "2SLS sales: D")  # Tables A6 / A7 are written with Tables 7 / 8
+    assert first.estimate["shock"] == pytest.approx(fs.params["shock"], rel=1e-6)
+    assert first.estimate["Z_sales"] == pytest.approx(fs.params["Z_x"], rel=1e-6)
 
 
 def test_table_a1_and_a9_descriptives(run, d, cache):
