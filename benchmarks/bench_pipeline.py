@@ -3,7 +3,9 @@
 is that process tree's maximum resident set. Per-step times come from the synth progress lines and
 run-all's summary.json.
 
-    python -m benchmarks.bench_pipeline /tmp/full_root /tmp/full_out [--repeats 3] [--seed 1]
+    python -m benchmarks.bench_pipeline /tmp/full_root /tmp/full_out [--repeats 3] [--seed 1] [--synth-only]
+
+``--synth-only`` re-measures the generator and replaces its rows in results/pipeline_full.json.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks.common import save
+from benchmarks.common import RESULTS, save
 
 _WRAP = ("import resource, subprocess, sys, time\n"
          "t = time.perf_counter(); r = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
@@ -33,7 +35,7 @@ def measured(args: list[str]) -> tuple[float, float, str]:
     if p.returncode != 0:
         raise RuntimeError(f"{' '.join(args)} failed:\n{p.stderr[-3000:]}")
     secs, rss = map(float, re.findall(r"^@@ (\S+) (\S+)$", p.stdout, re.M)[-1])
-    return secs, rss, p.stdout
+    return secs, rss, p.stdout + p.stderr  # progress lines go to stderr
 
 
 def synth_steps(output: str) -> list[dict]:
@@ -48,12 +50,17 @@ def main() -> None:
     ap.add_argument("out", type=Path)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--synth-only", action="store_true")
     a = ap.parse_args()
     prodnet = [sys.executable, "-c", "from prodnet.cli import main; main()"]
     shutil.rmtree(a.root, ignore_errors=True)
     secs, rss, out = measured([*prodnet, "synth", str(a.root), "--scale", "full", "--seed", str(a.seed)])
     rows = [{"what": "prodnet synth --scale full (3,586,090 + 4,463,168 links)", "seconds": secs,
              "peak_rss_gib": rss}, *synth_steps(out)]
+    if a.synth_only:
+        old = json.loads((RESULTS / "pipeline_full.json").read_text())["rows"]
+        print(save("pipeline_full", rows + [r for r in old if "synth" not in r["what"]]))
+        return
     runs = []
     for _ in range(a.repeats):
         shutil.rmtree(a.root / ".prodnet", ignore_errors=True)
