@@ -1,4 +1,4 @@
-"""Tables 3, 4, 5, 7 (with A6), 9, A1, A4 and A9 recomputed from the ETL cache with pandas (samples
+"""Tables 3, 4, 5, 7 (with A6), 8 (A7), 9 (A8), A1, A2, A4 and A9 recomputed from the ETL cache with pandas (samples
 rebuilt from the paper's rules, not through analytics.study) and estimated with independent libraries:
 pyfixest for the OLS columns, linearmodels IV2SLS with dummy fixed effects for the 2SLS columns with two
 endogenous regressors. Each recomputation must equal the number run_all wrote in out/tables/*.csv."""
@@ -158,7 +158,7 @@ def test_table_5_incidence_lpm(run, d):
         assert_same(out, "5", col, fit.coef(), fit.se(), terms, fit._N)
 
 
-def test_table_9_add_rauch_2sls(run, d):
+def test_table_9_and_a8_add_rauch_2sls(run, d):
     """Eq. (19), add sample: buyer × manufacturing input industry not dropped; y = 1 if added. 2SLS of
     y on Imp Starter and Imp Starter × Rauch instrumented by shock_i and shock_i × Rauch, with buyer
     industry, buyer region and input industry dummies (linearmodels), robust SEs."""
@@ -192,6 +192,9 @@ def test_table_9_add_rauch_2sls(run, d):
         assert w.estimate[term] == pytest.approx(r.params[term], rel=1e-6)
         assert w.std_error[term] == pytest.approx(r.std_errors[term], rel=1e-3)
     assert int(w.nobs.iloc[0]) == r.nobs
+    first = written(out, "9", "2SLS add rauch: D")  # Table A8 is written with Table 9
+    for term in ("shock", "Z_rauch"):
+        assert first.estimate[term] == pytest.approx(r.first_stage.individual["D"].params[term], rel=1e-6)
 
 
 def _shock(d) -> pd.Series:
@@ -269,8 +272,9 @@ def test_tables_7_8_and_first_stage_sales_column(run, d, table):
     assert first.estimate["Z_sales"] == pytest.approx(fs.params["Z_x"], rel=1e-6)
 
 
-def test_table_a1_and_a9_descriptives(run, d, cache):
-    """A1: sellers per buyer by the buyer's JSIC division (every TSR link of the vintage); A9: distance
+def test_tables_a1_a2_a9_descriptives(run, d, cache):
+    """A1: sellers per buyer by the buyer's JSIC division (every TSR link of the vintage); A2: the same by
+    2-digit group for the regression sample (sample buyers, sellers in both vintages); A9: distance
     moments by the seller's 3-digit industry for manufacturing buyers, parent-child links removed."""
     out, _ = run
     raw0 = d["raw_links"][Y0]
@@ -280,6 +284,12 @@ def test_table_a1_and_a9_descriptives(run, d, cache):
     a1 = written(out, "A1", "2005 mean")
     assert a1.estimate["Manufacturing"] == pytest.approx(k[(major >= 9) & (major <= 32)].mean(), rel=1e-12)
     assert a1.estimate["Construction"] == pytest.approx(k[(major >= 6) & (major <= 8)].mean(), rel=1e-12)
+    both = f0.index.intersection(d["firms"][Y1].index)
+    reg = raw0[raw0.buyer_id.isin(d["buyers"].index) & raw0.seller_id.isin(both)].groupby("buyer_id").size()
+    a2 = written(out, "A2", "2005 mean")
+    by_group = reg.groupby(f0.jsic4.reindex(reg.index).str[:2].to_numpy()).mean()
+    assert a2.estimate.rename(lambda t: f"{int(t):02d}").sort_index().to_numpy() == pytest.approx(
+        by_group.sort_index().to_numpy(), rel=1e-12)
     mfg4 = set(d["jsic"].loc[d["jsic"].manufacturing == 1, "jsic4"])
     l = raw0[f0.jsic4.reindex(raw0.buyer_id).isin(mfg4).to_numpy() & ~raw0.parent_child.astype(bool).to_numpy()]
     g = l.dist_km.groupby(f0.jsic3.reindex(l.seller_id).to_numpy())
