@@ -103,8 +103,7 @@ def _split_pool(pool: pd.DataFrame, k: pd.Series, rng) -> tuple[pd.DataFrame, pd
 
 def _observable(links: pd.DataFrame) -> pd.DataFrame:
     """Assign who reports each link (top-24 lists; existing buyers' relationships before those of new
-    buyers) and keep the links
-    that at least one side reports, with their report ranks."""
+    buyers) and keep the links that at least one side reports, with their report ranks."""
     b, s = links.buyer.to_numpy(), links.seller.to_numpy()
     pri = (links.kind != "new_buyer").to_numpy() if "kind" in links else np.zeros(len(links), bool)
     by_b, by_s = assign_reports(b, s, links.sb.to_numpy(), links.ss.to_numpy(), pri, MAX_REPORTED)
