@@ -14,16 +14,16 @@ Y0, Y1 = 2005, 2010
 
 
 @pytest.fixture(scope="module")
-def d(cache):
-    return sample_data(cache)
+def d(cache, links):
+    return sample_data(cache, links)
 
 
-def sample_data(cache) -> dict:
-    """Firms, clean links and the survey-matched buyers, by the sample rules of section 2."""
+def sample_data(cache, raw: dict[int, pd.DataFrame]) -> dict:
+    """Firms, clean links and the survey-matched buyers, by the sample rules of section 2 (``raw``: every
+    link of each vintage, as the ETL cache holds them)."""
     f = {y: cache.read(f"firms_{y}").set_index("tsr_id") for y in (Y0, Y1)}
     jsic = cache.read("industry_jsic")
     both = f[Y0].index.intersection(f[Y1].index)
-    raw = {y: cache.read(f"links_{y}") for y in (Y0, Y1)}
     pair = {y: raw[y].seller_id + ">" + raw[y].buyer_id for y in (Y0, Y1)}
     pc = set(pair[Y0][raw[Y0].parent_child.astype(bool)]) | set(pair[Y1][raw[Y1].parent_child.astype(bool)])
     links = {y: raw[y][raw[y].seller_id.isin(both) & raw[y].buyer_id.isin(both) & ~pair[y].isin(pc)]
@@ -167,9 +167,11 @@ def test_table_9_and_a8_add_rauch_2sls(run, d):
     out, _ = run
     b = d["buyers"][~d["buyers"].imp05]
     f0 = d["firms"][Y0]
-    ind = {y: d["links"][y][d["links"][y].buyer_id.isin(b.index)].assign(
-        s=lambda x, y=y: d["firms"][Y0].jsic3.reindex(x.seller_id).to_numpy()) for y in (Y0, Y1)}
-    had = {y: set(zip(ind[y].buyer_id, ind[y].s, strict=True)) for y in (Y0, Y1)}
+    def sourced(y: int) -> set:
+        lk = d["links"][y][d["links"][y].buyer_id.isin(b.index)]
+        return set(zip(lk.buyer_id, f0.jsic3.reindex(lk.seller_id), strict=True))
+
+    had = {y: sourced(y) for y in (Y0, Y1)}
     mfg3 = d["chars"].index
     x = pd.MultiIndex.from_product([b.index, mfg3], names=["i", "s"]).to_frame(index=False)
     k = list(zip(x.i, x.s, strict=True))
