@@ -110,3 +110,7 @@ def test_planted_parameters_can_be_overridden(tmp_path):
     assert p["start_pi_shock"] == 0.05 and p["pool_ratio"] == 2 and p["drop_beta"] == Planted().drop_beta
     with pytest.raises(ValueError, match="start_pi_shok"):
         planted_from(["start_pi_shok=1"])
+    with pytest.raises(ValueError, match="pool_ratio takes int"):
+        planted_from(["pool_ratio=2.5"])
+    with pytest.raises(ValueError, match="start_pi_shock takes float"):
+        planted_from(["start_pi_shock=weak"])

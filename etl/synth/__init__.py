@@ -23,7 +23,11 @@ def planted_from(assignments: list[str]) -> Planted:
         name = name.strip()
         if not sep or name not in fields:
             raise ValueError(f"--set {a!r}: expected NAME=VALUE with NAME one of {', '.join(sorted(fields))}")
-        kw[name] = int(value) if fields[name] in (int, "int") else float(value)
+        kind = int if fields[name] in (int, "int") else float
+        try:
+            kw[name] = kind(value)
+        except ValueError:
+            raise ValueError(f"--set {a!r}: {name} takes {kind.__name__} values") from None
     return dataclasses.replace(Planted(), **kw)
 
 
