@@ -226,6 +226,33 @@ def run_all_cmd(
         out.print(f"[yellow]exhibits not produced:[/] {', '.join(s['errors'])} (reasons in the report)")
 
 
+export_app = typer.Typer(help="Export the graph for other tools.", no_args_is_help=True)
+app.add_typer(export_app, name="export")
+
+
+@export_app.command("neo4j-admin")
+def export_neo4j_admin_cmd(
+    root: Annotated[Path, typer.Argument(help="data root in the contract layout")],
+    out_dir: Annotated[Path, typer.Argument(help="folder for the node/relationship CSV and header files")],
+    vintage: Annotated[list[int] | None, typer.Option(help="vintage year(s); default: all")] = None,
+    work: Work = None,
+) -> None:
+    """Write the files of `neo4j-admin database import full` (bulk load of a Neo4j server) and print the command."""
+    from etl.pipeline import Cache, default_work_dir, run_etl
+    from graph.export import export_neo4j_admin
+
+    work = work or default_work_dir(root)
+    with steps("export neo4j-admin") as st:
+        rep = run_etl(root, work, vintage, progress=st)
+        years = vintage or sorted(int(k.split("/")[1]) for k in rep if k.startswith("tsr/"))
+        st("write CSV files")
+        ex = export_neo4j_admin(Cache(work), years, out_dir)
+    for k, n in (ex.nodes | ex.relationships).items():
+        out.print(f"{k}: {n:,} rows")
+    out.print("Stop the Neo4j server, then run:")
+    out.print(ex.command(), soft_wrap=True, highlight=False, markup=False)
+
+
 def main() -> None:  # pragma: no cover - exercised through the console script
     """Console entry point: user errors (bad input, missing store, bad parameter) print one clear line."""
     from etl.contract import ContractError
