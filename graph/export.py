@@ -94,7 +94,7 @@ def _write(df: pd.DataFrame, header: dict[str, str], directory: Path, stem: str)
 
 def export_neo4j_admin(cache: Cache, years: list[int], directory: str | Path) -> Export:
     """Write the node and relationship files of ``years`` (graph model of :mod:`graph.model`) to ``directory``."""
-    d = Path(directory)
+    d = Path(directory).resolve()  # absolute, so the printed command works from any folder or container
     d.mkdir(parents=True, exist_ok=True)
     ex = Export(d)
     firms = firm_table(cache, years)
