@@ -105,48 +105,194 @@ def normalize_address(text: str) -> str:
     return _CHOME.sub(lambda m: _int_to_kanji(int(m.group(1))) + "丁目", s)
 
 
-class Geocoder:
-    """Offline address → point geocoder, in the order of precision of DATA_CONTRACT/issue 3:
-    district point, postal code, municipality centroid, prefecture capital."""
+# Variant forms no library maps: kyujipy covers the official old/new (旧字体/新字体) pairs of the Jōyō
+# and Jinmeiyō lists, not these itaiji that registers and business files still use in place names.
+_ITAIJI = {"髙": "高", "﨑": "崎", "嵜": "崎", "𠮷": "吉", "德": "徳", "冨": "富", "舘": "館"}
+# Hyphen-like characters written between block numbers (after NFKC, full-width forms are ASCII or ー).
+_DASH = re.compile(r"(?<=\d)\s*[-‐‑‒–—―−ーｰ]\s*(?=\d)")
+_KANJI_NUMBER = re.compile(r"[〇一二三四五六七八九十百千]+(?=丁目|条|線|番|号|地割)")
+_KYOTO_DIRECTION = re.compile(r"(?:上る|下る|上ル|下ル|東入る|西入る|東入ル|西入ル|東入|西入)")
+_CHOME_HYPHEN = re.compile(r"^(\D+?)(\d{1,2})(?:-|番|$)")
+_CHOME_KEY = re.compile(r"^(.*\D)\d+丁目$")
+_WARD = re.compile(r"^\D{1,4}?区")
 
-    def __init__(self) -> None:
+
+@lru_cache(maxsize=1)
+def _variants() -> dict[int, str]:
+    """Old → new kanji (kyujipy's Jōyō/Jinmeiyō table) plus the few itaiji above, as a translate table."""
+    from kyujipy import BasicConverter
+
+    table = {k: v for k, v in BasicConverter().kyujitai_to_shinjitai_database.items() if len(k) == 1}
+    table.update(_ITAIJI)
+    return str.maketrans(table)
+
+
+def address_key(text: str) -> str:
+    """Canonical form used for matching (never shown): NFKC, no spaces, old kanji → new, one hyphen,
+    numbers before 丁目/条/線/番/号 in arabic digits (kanjize), ケ/ヶ/が and ノ/之/の unified."""
+    s = re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(text))).translate(_variants())
+    s = _DASH.sub("-", s)
+    s = _KANJI_NUMBER.sub(lambda m: _kanji_number(m.group(0)), s)
+    return s.translate(_KEY_CHARS)
+
+
+@lru_cache(maxsize=4096)
+def _kanji_number(kanji: str) -> str:
+    from kanjize import kanji2number
+
+    return str(kanji2number(kanji))
+
+
+_KEY_CHARS = str.maketrans({"ヶ": "ケ", "ヵ": "ケ", "が": "ケ", "之": "ノ", "の": "ノ"})
+
+
+def _strip_oaza(rest: str) -> str:
+    return re.sub(r"^(?:大字|字)", "", rest)
+
+
+def _without_gun(name: str) -> str:
+    return re.sub(r"^.+?郡", "", name)
+
+
+MUNICIPALITY_CHANGES_COLUMNS = ("old_name", "new_code", "effective", "old_code", "old_pref_code")
+
+
+def _chome_bases(table: dict[str, dict[str, tuple[float, float, str]]]) -> None:
+    """A town written without its 丁目 (``杭瀬下84``) falls on the mean of its 丁目 points."""
+    for code, names in table.items():
+        groups: dict[str, list[tuple[float, float]]] = {}
+        for k, (lat, lon, _) in names.items():
+            m = _CHOME_KEY.match(k)
+            if m:
+                groups.setdefault(m.group(1), []).append((lat, lon))
+        for base, pts in groups.items():
+            if base not in names:
+                a = np.asarray(pts)
+                names[base] = (float(a[:, 0].mean()), float(a[:, 1].mean()), code)
+
+
+@lru_cache(maxsize=1)
+def _town_tables():
+    """District keys per municipality (wards, municipalities, and designated cities as the union of
+    their wards) and the (pref, name, code) of every municipality to match; built once per process."""
+    t = towns()
+    table: dict[str, dict[str, tuple[float, float, str]]] = {}
+    for code, town, lat, lon in zip(t.muni_code, t.town, t.lat, t.lon, strict=True):
+        table.setdefault(code, {}).setdefault(_strip_oaza(address_key(town)), (lat, lon, code))
+    _chome_bases(table)
+    munis = [(int(r.pref_code), r.muni_name, r.muni_code) for r in municipalities().itertuples()]
+    cities = pd.read_csv(_jp_prefecture_data() / "cities.csv", dtype={"cityCode": str})
+    city_name = dict(zip(cities.cityCode, cities.cityName, strict=True))
+    for r in cities[cities.bigCityFlag == 2].itertuples():
+        merged: dict[str, tuple[float, float, str]] = {}
+        for w in sorted(c for c in table if c[:2] == r.cityCode[:2] and c != r.cityCode
+                        and city_name.get(c, "").startswith(r.cityName)):
+            for k, v in table[w].items():
+                merged.setdefault(k, v)
+        table[r.cityCode] = merged
+        munis.append((int(r.prefCode), r.cityName, r.cityCode))
+    return table, tuple(munis), frozenset(cities.cityCode[cities.bigCityFlag == 2])
+
+
+class Geocoder:
+    """Offline address → point geocoder, best precision first: district point, postal code,
+    municipality centroid, prefecture capital.
+
+    ``changes`` (optional) is a table of municipality changes (columns of
+    ``MUNICIPALITY_CHANGES_COLUMNS``): an address written under a pre-merger name resolves to the
+    current municipality and, with the rest of the address, to its district."""
+
+    def __init__(self, changes: pd.DataFrame | None = None) -> None:
         p = prefectures()
-        self._pref_by_name = dict(zip(p.name_ja, p.pref_code, strict=True))
-        self._capital = {r.pref_code: (r.capital_lat, r.capital_lon) for r in p.itertuples()}
-        m = municipalities()
-        self._munis: dict[int, dict[str, tuple[str, float, float]]] = {}
-        for r in m.itertuples():
-            self._munis.setdefault(r.pref_code, {})[normalize_address(r.muni_name)] = (r.muni_code, r.lat, r.lon)
-        self._muni_lengths = {k: sorted({len(n) for n in v}, reverse=True) for k, v in self._munis.items()}
-        self._towns: dict[str, dict[str, tuple[float, float]]] = {}
-        for r in towns().itertuples():
-            self._towns.setdefault(r.muni_code, {})[r.town] = (r.lat, r.lon)
+        self._pref_by_name = {address_key(n): int(c) for n, c in zip(p.name_ja, p.pref_code, strict=True)}
+        self._capital = {int(r.pref_code): (r.capital_lat, r.capital_lon) for r in p.itertuples()}
+        self._towns, base_munis, self._cities = _town_tables()
+        self._munis: dict[int, dict[str, tuple[str, float, float, str]]] = {}
+        for pref, name, code in base_munis:
+            self._add_muni(pref, name, code, "")
+        self._old_codes: dict[str, str] = {}
+        if changes is not None:
+            for r in changes.itertuples():
+                self._add_change(r)
+        self._lengths = {k: sorted({len(n) for n in v}, reverse=True) for k, v in self._munis.items()}
         self._town_lengths = {k: sorted({len(n) for n in v}, reverse=True) for k, v in self._towns.items()}
         self._postal_cache: dict[str, str | None] = {}
 
-    def prefecture_of(self, address: str) -> int | None:
-        """JIS prefecture code from the start of an address, or None."""
-        s = normalize_address(address)
+    def _centroid(self, code: str) -> tuple[float, float]:
+        a = np.asarray([(v[0], v[1]) for v in self._towns.get(code, {}).values()])
+        return (float(a[:, 0].mean()), float(a[:, 1].mean())) if len(a) else (np.nan, np.nan)
+
+    def _add_muni(self, pref: int, name: str, code: str, stem: str) -> None:
+        lat, lon = self._centroid(code)
+        names = self._munis.setdefault(pref, {})
+        for n in {address_key(name), address_key(_without_gun(name))}:
+            if stem == "" or n not in names:  # a current name always wins over a pre-merger one
+                names[n] = (code, lat, lon, stem)
+
+    def _add_change(self, r) -> None:
+        new = str(r.new_code)
+        if new not in self._towns:
+            raise ValueError(f"municipality change {r.old_name!r}: current code {new} is not a known "
+                             "municipality (5-digit JIS code of a municipality, ward or designated city)")
+        pref = int(r.old_pref_code) if str(getattr(r, "old_pref_code", "")).strip() not in ("", "nan") else int(new[:2])
+        name = re.sub(r"^(?:東京都|北海道|(?:京都|大阪)府|.{2,3}県)", "", address_key(r.old_name))
+        self._add_muni(pref, name, new, _without_gun(name))
+        old = str(getattr(r, "old_code", "") or "").strip()
+        if old and old != "nan":
+            self._old_codes[old[:5]] = new
+
+    def current_code(self, code: str) -> str:
+        """The current municipality code of ``code`` (itself unless the changes table maps it)."""
+        return self._old_codes.get(str(code)[:5], str(code))
+
+    def _split_pref(self, s: str) -> tuple[int | None, str]:
         for n in (3, 4):
             code = self._pref_by_name.get(s[:n])
             if code is not None:
-                return int(code)
-        return None
+                return code, s[n:]
+        return None, s
+
+    def prefecture_of(self, address: str) -> int | None:
+        """JIS prefecture code from the start of an address, or None."""
+        return self._split_pref(address_key(address))[0]
 
     def _match_muni(self, pref: int, rest: str):
         names = self._munis.get(pref, {})
-        for n in self._muni_lengths.get(pref, []):
+        for n in self._lengths.get(pref, []):
             hit = names.get(rest[:n])
             if hit is not None:
                 return hit, rest[n:]
         return None, rest
 
-    def _match_town(self, muni_code: str, rest: str):
-        names = self._towns.get(muni_code, {})
-        for n in self._town_lengths.get(muni_code, []):
+    def _prefix_town(self, code: str, rest: str):
+        names = self._towns.get(code, {})
+        for n in self._town_lengths.get(code, []):
             hit = names.get(rest[:n])
             if hit is not None:
                 return hit
+        return None
+
+    def _match_town(self, code: str, rest: str, stem: str = ""):
+        """District of ``rest`` within municipality ``code``: Kyoto street prefixes dropped, 大字/字
+        dropped, ``2-8-1`` read as 2丁目, pre-merger names tried as the prefix of the town name."""
+        cands = []
+        directions = list(_KYOTO_DIRECTION.finditer(rest))
+        if directions:  # the town name follows the last 上ル/下ル/東入/西入
+            cands.append(rest[directions[-1].end():])
+        ward = _WARD.match(rest)
+        if ward and code in self._cities:  # a ward this data does not know (renamed or new)
+            cands.append(rest[ward.end():])
+        cands.append(rest)
+        names = self._towns.get(code, {})
+        for c in cands:
+            for r in ([c] + ([stem + c] if stem else [])):
+                r = _strip_oaza(r)
+                h = _CHOME_HYPHEN.match(r)
+                if h and (h.group(1) + h.group(2) + "丁目") in names:
+                    return names[h.group(1) + h.group(2) + "丁目"]
+                hit = self._prefix_town(code, r)
+                if hit is not None:
+                    return hit
         return None
 
     def _postal_address(self, postal_code: str) -> str | None:
@@ -162,30 +308,43 @@ class Geocoder:
                 self._postal_cache[digits] = None
         return self._postal_cache[digits]
 
+    def _parse(self, address: str, pref_code: int | None):
+        s = address_key(address or "")
+        pref, rest = self._split_pref(s)
+        pref = pref or (int(pref_code) if pref_code is not None else None)
+        if pref is None:
+            return None, None, rest
+        muni, rest = self._match_muni(pref, rest)
+        return pref, muni, rest
+
     def geocode(self, address: str, postal_code: str | None = None, pref_code: int | None = None):
         """Return (lat, lon, precision, pref_code, muni_code); precision from PRECISION_LEVELS."""
-        s = normalize_address(address or "")
-        pref = self.prefecture_of(s) or pref_code
-        muni = None
-        if pref is not None:
-            rest = s[3:] if s[:3] in self._pref_by_name else s[4:] if s[:4] in self._pref_by_name else s
-            muni, rest = self._match_muni(int(pref), rest)
-            if muni is not None:
-                town = self._match_town(muni[0], rest)
-                if town is not None:
-                    return town[0], town[1], "district", int(pref), muni[0]
+        pref, muni, rest = self._parse(address, pref_code)
+        if muni is not None:
+            town = self._match_town(muni[0], rest, muni[3])
+            if town is not None:
+                return town[0], town[1], "district", pref, town[2]
         if postal_code:
             paddr = self._postal_address(postal_code)
             if paddr:
                 lat, lon, prec, ppref, pmuni = self.geocode(paddr, None, None)
                 if prec in ("district", "municipality"):
                     return lat, lon, "postal", ppref, pmuni
-        if pref is not None and muni is not None:
-            return muni[1], muni[2], "municipality", int(pref), muni[0]
-        if pref is not None and int(pref) in self._capital:
-            lat, lon = self._capital[int(pref)]
-            return lat, lon, "prefecture", int(pref), None
+        if muni is not None:
+            return muni[1], muni[2], "municipality", pref, muni[0]
+        if pref is not None and pref in self._capital:
+            lat, lon = self._capital[pref]
+            return lat, lon, "prefecture", pref, None
         return np.nan, np.nan, "none", None, None
+
+    def unresolved_prefix(self, address: str, pref_code: int | None = None, width: int = 4) -> str:
+        """The part of an address the geocoder understood, plus the next ``width`` characters of
+        what it did not (numbers dropped): what a data owner looks at to fix an address notation."""
+        s = address_key(address or "")
+        pref, muni, rest = self._parse(address, pref_code)
+        head = s[: len(s) - len(rest)]
+        tail = re.split(r"[\d-]", rest, maxsplit=1)[0][:width]
+        return head + tail
 
 
 def prefecture_polygons() -> dict[int, object]:
