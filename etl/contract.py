@@ -54,6 +54,9 @@ CHARACTERISTICS = (Column("jsic3", "code3", True), Column("rho", "float", lo=1.0
                    Column("rauch", "int", lo=0, hi=1))
 WORLD_EXPORTS = (Column("jsic4", "code4", True), Column("year", "int", True, lo=1900, hi=2100),
                  Column("exports_usd", "float", True, lo=0))
+MUNICIPALITY_CHANGES = (Column("old_name", "text", True), Column("new_code", "muni", True),
+                        Column("effective", "text", True), Column("old_code", "text"),
+                        Column("old_pref_code", "int", lo=1, hi=47))
 WAGES = (Column("jsic3", "code3", True), Column("year", "int", True, lo=1900, hi=2100),
          Column("wage_high", "float", True, lo=0), Column("wage_low", "float", True, lo=0),
          Column("emp_high", "float", lo=0), Column("emp_low", "float", lo=0))

@@ -16,9 +16,10 @@ import pandas as pd
 
 from etl.bsjbsa import match_to_tsr, read_survey
 from etl.contract import ContractError
-from etl.geo import Geocoder
+from etl.geo import Geocoder, known_municipality_codes
+from etl.geo.changes import read_changes
 from etl.industry import FILES, read_industry
-from etl.tsr import add_distances, build_links, clean_company
+from etl.tsr import add_distances, build_links, clean_company, geocode_summary
 
 
 def default_work_dir(root: Path) -> Path:
@@ -42,8 +43,10 @@ def fingerprint(paths: list[Path]) -> str:
 
 def _inputs(root: Path, part: str) -> list[Path]:
     root = Path(root)
-    if part.startswith("tsr/"):
-        return [p for p in (root / part).glob("*") if p.suffix in (".csv", ".parquet")]
+    if part.startswith("tsr/"):  # geo/ holds the municipality changes the geocoder honours
+        return [p for d in (root / part, root / "geo") for p in d.glob("*") if p.suffix in (".csv", ".parquet")]
+    if part == "geo":
+        return [p for p in (root / "geo").glob("*") if p.suffix in (".csv", ".parquet")]
     if part == "bsjbsa":
         return [p for p in (root / "bsjbsa").glob("*") if p.suffix in (".csv", ".parquet")] + _inputs(root, "industry")
     return [p for p in (root / "industry").glob("*") if p.suffix in (".csv", ".parquet")]
@@ -105,6 +108,7 @@ def etl_vintage(root: Path, year: int, cache: Cache, encoding: str | None = None
     links, lrep, lq = build_links(root, year, firms.tsr_id, encoding)
     links = add_distances(links, firms)
     report = {"company": frep.as_dict(), "linkage": lrep.as_dict(),
+              "geocoding": geocode_summary(firms, geocoder or Geocoder()),
               "links_without_distance": int(links.dist_km.isna().sum())}
     cache.commit(part, fp, {f"firms_{year}": firms, f"links_{year}": links}, report, pd.concat([fq, lq]))
     return report
@@ -149,7 +153,13 @@ def run_etl(root: Path, work: Path | None = None, years: list[int] | None = None
     out: dict = {}
     step("industry files")
     out["industry"] = etl_industry(root, cache, encoding, force)
-    g = Geocoder()
+    changes, crep, cq = read_changes(root, known_municipality_codes(), encoding)
+    if crep is not None:
+        cache.commit("geo", fingerprint(_inputs(root, "geo")), {}, {"municipality_changes": crep.as_dict()}, cq)
+        out["geo"] = cache.manifest["geo"]["report"]
+    else:
+        cache.manifest.pop("geo", None)
+    g = Geocoder(changes)
     for y in years:
         step(f"TSR {y}")
         out[f"tsr/{y}"] = etl_vintage(root, y, cache, encoding, force, g)

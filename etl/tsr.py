@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from etl.contract import COMPANY, LINKAGE, find_file, read_table
-from etl.geo import Geocoder, haversine_km
+from etl.geo import PRECISION_LEVELS, Geocoder, haversine_km
 from etl.report import FileReport, quarantine_frame
 from etl.validate import validate
 
@@ -68,6 +68,18 @@ def _geocode(df: pd.DataFrame, g: Geocoder) -> pd.DataFrame:
         df.loc[need_pref, "pref_code"] = [g.prefecture_of(a) for a in df.loc[need_pref, "address"]]
     df["lat"], df["lon"] = df.lat.astype(float), df.lon.astype(float)
     return df
+
+
+def geocode_summary(firms: pd.DataFrame, g: Geocoder, top: int = 10) -> dict:
+    """Firms per geocode precision level and the most frequent address prefixes the geocoder could not
+    resolve to a district (what a data owner would fix first)."""
+    prec = firms.geo_precision.value_counts()
+    todo = ~firms.geo_precision.isin(["provider", "district"])
+    prefixes = pd.Series([g.unresolved_prefix(a, None if pd.isna(p) else int(p))
+                          for a, p in zip(firms.address[todo], firms.pref_code[todo], strict=True)], dtype=object)
+    counts = prefixes.value_counts().head(top)
+    return {"precision": {k: int(prec.get(k, 0)) for k in PRECISION_LEVELS},
+            "unresolved_prefixes": [[k, int(v)] for k, v in counts.items()]}
 
 
 def build_links(root: Path, year: int, firm_ids: pd.Series, encoding: str | None = None

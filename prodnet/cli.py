@@ -102,6 +102,12 @@ def _print_load_report(rep: dict) -> None:
             add(r["linkage"])
             notes = r["linkage"].get("notes", {}) | r["company"].get("notes", {})
             out.print(f"[bold]{part}[/]: " + ", ".join(f"{k} {v:,}" for k, v in notes.items()))
+            unresolved = r.get("geocoding", {}).get("unresolved_prefixes", [])
+            if unresolved:
+                out.print("  most frequent addresses not resolved to a district: "
+                          + ", ".join(f"{p} ({n:,})" for p, n in unresolved))
+        elif part == "geo":
+            add(r["municipality_changes"])
         elif part == "industry":
             for v in r.values():
                 if isinstance(v, dict) and "file" in v:

@@ -111,8 +111,8 @@ _ITAIJI = {"髙": "高", "﨑": "崎", "嵜": "崎", "𠮷": "吉", "德": "徳"
 # Hyphen-like characters written between block numbers (after NFKC, full-width forms are ASCII or ー).
 _DASH = re.compile(r"(?<=\d)\s*[-‐‑‒–—―−ーｰ]\s*(?=\d)")
 _KANJI_NUMBER = re.compile(r"[〇一二三四五六七八九十百千]+(?=丁目|条|線|番|号|地割)")
-_KYOTO_DIRECTION = re.compile(r"(?:上る|下る|上ル|下ル|東入る|西入る|東入ル|西入ル|東入|西入)")
-_CHOME_HYPHEN = re.compile(r"^(\D+?)(\d{1,2})(?:-|番|$)")
+_KYOTO_DIRECTION = re.compile(r"通.*?(?:上る|下る|上ル|下ル|東入る|西入る|東入ル|西入ル|東入|西入)")
+_CHOME_HYPHEN = re.compile(r"^(.*?\D)(\d{1,2})(?:-|番|$)")
 _CHOME_KEY = re.compile(r"^(.*\D)\d+丁目$")
 _WARD = re.compile(r"^\D{1,4}?区")
 
@@ -168,7 +168,7 @@ def _chome_bases(table: dict[str, dict[str, tuple[float, float, str]]]) -> None:
         for base, pts in groups.items():
             if base not in names:
                 a = np.asarray(pts)
-                names[base] = (float(a[:, 0].mean()), float(a[:, 1].mean()), code)
+                names[base] = (float(a[:, 0].mean()), float(a[:, 1].mean()), code, True)
 
 
 @lru_cache(maxsize=1)
@@ -192,6 +192,11 @@ def _town_tables():
         table[r.cityCode] = merged
         munis.append((int(r.prefCode), r.cityName, r.cityCode))
     return table, tuple(munis), frozenset(cities.cityCode[cities.bigCityFlag == 2])
+
+
+def known_municipality_codes() -> frozenset[str]:
+    """JIS codes a changes table may point to: municipalities, wards and designated cities."""
+    return frozenset(_town_tables()[0])
 
 
 class Geocoder:
@@ -277,7 +282,7 @@ class Geocoder:
         dropped, ``2-8-1`` read as 2丁目, pre-merger names tried as the prefix of the town name."""
         cands = []
         directions = list(_KYOTO_DIRECTION.finditer(rest))
-        if directions:  # the town name follows the last 上ル/下ル/東入/西入
+        if directions:  # street notation: the town name follows the last 〜通…上ル/下ル/東入/西入
             cands.append(rest[directions[-1].end():])
         ward = _WARD.match(rest)
         if ward and code in self._cities:  # a ward this data does not know (renamed or new)
@@ -288,12 +293,18 @@ class Geocoder:
             for r in ([c] + ([stem + c] if stem else [])):
                 r = _strip_oaza(r)
                 h = _CHOME_HYPHEN.match(r)
-                if h and (h.group(1) + h.group(2) + "丁目") in names:
+                if h and (h.group(1) + h.group(2) + "丁目") in names and self._reads_as_chome(names, h, r):
                     return names[h.group(1) + h.group(2) + "丁目"]
                 hit = self._prefix_town(code, r)
                 if hit is not None:
                     return hit
         return None
+
+    @staticmethod
+    def _reads_as_chome(names: dict, h: re.Match, r: str) -> bool:
+        """``元町3-19`` is 元町 3番19号 when 元町 itself is a district; ``元町3-19-1`` is 元町三丁目."""
+        base = names.get(h.group(1))
+        return base is None or len(base) > 3 or bool(re.match(r"\d+-\d+-\d+", r[len(h.group(1)):]))
 
     def _postal_address(self, postal_code: str) -> str | None:
         digits = re.sub(r"\D", "", unicodedata.normalize("NFKC", postal_code or ""))

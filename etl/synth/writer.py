@@ -12,6 +12,15 @@ from etl.synth.world import World
 
 YEARS_SURVEY = range(2003, 2012)
 _FULLWIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
+_FULLWIDTH_HYPHEN = str.maketrans("0123456789-", "０１２３４５６７８９－")
+# Heisei mergers (old name, old JIS code, ward or city holding the old municipality's districts, date),
+# from the municipalities' records; 2005 firms there are partly written under the old name, and the
+# table is written as geo/municipality_changes.csv.
+MERGERS = (("浦和市", "11204", "11107", "2001-05-01"), ("与野市", "11220", "11105", "2001-05-01"),
+           ("岩槻市", "11213", "11110", "2005-04-01"), ("清水市", "22204", "22103", "2003-04-01"),
+           ("浜北市", "22218", "22136", "2005-07-01"), ("新津市", "15207", "15105", "2005-03-21"),
+           ("更埴市", "20216", "20218", "2003-09-01"))
+_BLOCK = r"(?:([一二三四五六七八九十]+)丁目)?(\d+)番(\d+)号$"
 
 
 def _reports(w: World, links: pd.DataFrame, alive: np.ndarray, rng) -> tuple[pd.DataFrame, dict]:
@@ -73,7 +82,13 @@ def _company(w: World, year: int, alive: np.ndarray, rng) -> tuple[pd.DataFrame,
     level = rng.choice(["district", "municipality", "prefecture"], size=n, p=[0.95, 0.04, 0.01])
     pname = f.address.str.slice(0, 4).where(f.address.str[3] == "県", f.address.str.slice(0, 3))
     pname = np.where(f.address.str[:4].isin(["神奈川県", "和歌山県", "鹿児島県"]), f.address.str[:4], f.address.str[:3])
-    addr = np.where(level == "district", f.address,
+    # survey firms keep notations the survey matching reads alike; the others get any notation
+    in_survey = np.isin(f.index.to_numpy(), w.buyer_panel.firm.to_numpy())
+    district = _mixed_notation(f.address, in_survey, rng)
+    muni_code = f.muni_code.to_numpy().copy()
+    if year <= 2005:
+        district, muni_code = _pre_merger_names(f, pname, district, muni_code, in_survey, rng)
+    addr = np.where(level == "district", district,
                     np.where(level == "municipality", pname + f.muni_name + "字" + f.banchi, pname + "所在地不詳"))
     emp = f.employees.to_numpy() if year <= 2005 else np.round(f.employees * np.exp(rng.normal(0, 0.08, n)))
     sales = f.sales05 if year <= 2005 else f.sales10
@@ -81,7 +96,7 @@ def _company(w: World, year: int, alive: np.ndarray, rng) -> tuple[pd.DataFrame,
     df = pd.DataFrame({
         "tsr_id": f.tsr_id, "name": f.name, "address": addr, "postal_code": "",
         "pref_code": np.where(rng.random(n) < 0.03, "", f.pref_code.astype(str)),
-        "municipality_code": np.where(level == "district", f.muni_code, ""),
+        "municipality_code": np.where(level == "district", muni_code, ""),
         "lat": np.where(provider, f.lat.round(6).astype(str), ""), "lon": np.where(provider, f.lon.round(6).astype(str), ""),
         "phone": f.phone, "jsic_main": f.jsic4, "jsic_sub1": sub1, "jsic_sub2": "",
         "employees": np.asarray(emp, dtype=np.int64), "sales": np.round(sales.to_numpy(), 0).astype(np.int64),
@@ -89,6 +104,47 @@ def _company(w: World, year: int, alive: np.ndarray, rng) -> tuple[pd.DataFrame,
     })
     expect = pd.Series(np.where(provider, "provider", level)).value_counts().to_dict()
     return df, {"company_rows": n, "expected_geocode_levels": {k: int(v) for k, v in expect.items()}}
+
+
+def _mixed_notation(addr: pd.Series, keep_chome: np.ndarray, rng) -> np.ndarray:
+    """Block numbers as business files write them: ``二丁目12番3号``, ``2-12-3``, ``２－１２－３``,
+    ``2丁目12番地の3``, ``二丁目12-3``; rows in ``keep_chome`` only get width and 番/号 variants."""
+    from kanjize import kanji2number
+
+    parts = addr.str.extract(_BLOCK)
+    head = addr.str.replace(_BLOCK, "", regex=True)
+    chome = parts[0].map(lambda k: str(kanji2number(k)) if isinstance(k, str) else "")
+    a, b = parts[1].fillna(""), parts[2].fillna("")
+    hy = np.where(chome != "", chome + "-", "") + a + "-" + b
+    styles = {1: head + hy, 2: (head + hy).str.translate(_FULLWIDTH_HYPHEN),
+              3: head + np.where(chome != "", chome + "丁目", "") + a + "番地の" + b,
+              4: head + np.where(parts[0].notna(), parts[0].fillna("") + "丁目", "") + a + "-" + b}
+    style = rng.choice([0, 1, 2, 3, 4], size=len(addr))
+    style[keep_chome & (style != 0)] = 4
+    out = addr.to_numpy().copy()
+    ok = parts[1].notna().to_numpy()
+    for k, v in styles.items():
+        m = ok & (style == k)
+        out[m] = v.to_numpy()[m]
+    return out
+
+
+def _pre_merger_names(f: pd.DataFrame, pname: np.ndarray, addr: np.ndarray, muni_code: np.ndarray,
+                      in_survey: np.ndarray, rng) -> tuple[np.ndarray, np.ndarray]:
+    """Half of the firms of each merged municipality (outside the survey) under the pre-merger name and code."""
+    addr, muni_code = addr.copy(), muni_code.copy()
+    for old, old_code, ward, _ in MERGERS:
+        m = (f.muni_code.to_numpy() == ward) & ~in_survey & (rng.random(len(f)) < 0.5)
+        if m.any():
+            cut = [len(p) + len(n) for p, n in zip(pname[m], f.muni_name.to_numpy()[m], strict=True)]
+            addr[m] = [p + old + a[c:] for p, a, c in zip(pname[m], addr[m], cut, strict=True)]
+            muni_code[m] = old_code
+    return addr, muni_code
+
+
+def municipality_changes() -> pd.DataFrame:
+    """The generator's geo/municipality_changes.csv."""
+    return pd.DataFrame([{"old_name": o, "old_code": c, "new_code": w, "effective": d} for o, c, w, d in MERGERS])
 
 
 def _expected_levels(comp: pd.DataFrame) -> dict[str, int]:
@@ -275,6 +331,7 @@ def write_world(w: World, out: Path, rng) -> dict:
     _write_csv(w.characteristics[["jsic3", "rho", "theta_cp", "air_share", "rauch"]].round(6),
                out / "industry/characteristics.csv")
     _write_csv(w.exports, out / "industry/world_exports.csv")
+    _write_csv(municipality_changes(), out / "geo/municipality_changes.csv")
     truth["wes"] = w.wes.round(8).to_dict()
     tdir = out / "truth"
     tdir.mkdir(exist_ok=True)
