@@ -157,3 +157,62 @@ def test_accuracy_figures_are_reported(results, capsys):
                                      median_km=("km", "median"), p90_km=("km", lambda k: np.quantile(k, 0.9)))
     print(by.to_string())
     assert set(by.index) == {"current", "pre-merger"}
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def hand_root(tmp_path_factory) -> Path:
+    """A data root written by hand: pre-merger and modern notations, one unresolvable address, a
+    changes file with one good row, one bad date and one unknown current code."""
+    root = tmp_path_factory.mktemp("geo_root")
+    header = "tsr_id,name,address,jsic_main\n"
+    _write(root / "tsr/2005/company.csv", header + "\n".join([
+        "001,株式会社甲,埼玉県浦和市高砂3-15-1,0911",
+        "002,株式会社乙,東京都新宿区西新宿２－８－１,0911",
+        "003,株式会社丙,東京都新宿区字不明99,0911",
+        "004,株式会社丁,東京都新宿区字不明12,0911",
+        "005,株式会社戊,長野県更埴市杭瀬下84,0911"]) + "\n")
+    _write(root / "tsr/2005/linkage.csv", "tsr_id,partner_id,relation,rank\n001,002,supplier,1\n")
+    _write(root / "tsr/2010/company.csv", header + "001,株式会社甲,埼玉県さいたま市浦和区高砂三丁目15番1号,0911\n"
+                                                   "002,株式会社乙,東京都新宿区西新宿2丁目8番地の1,0911\n")
+    _write(root / "tsr/2010/linkage.csv", "tsr_id,partner_id,relation,rank\n001,002,supplier,1\n")
+    _write(root / "industry/jsic.csv", "jsic4,jsic3,name,manufacturing,sector12\n0911,091,Meat,1,1\n")
+    for name, text in (("characteristics", "jsic3,rho,theta_cp,air_share,rauch\n091,3,4,0.1,1\n"),
+                       ("world_exports", "jsic4,year,exports_usd\n0911,2005,1\n0911,2010,2\n"),
+                       ("wages", "jsic3,year,wage_high,wage_low\n091,2005,5,3\n")):
+        _write(root / f"industry/{name}.csv", text)
+    _write(root / "geo/municipality_changes.csv",
+           "old_name,old_code,new_code,effective\n浦和市,11204,11100,2001-05-01\n"
+           "更埴市,20216,20218,2003/09/01\n架空市,99999,99999,2005-01-01\n")
+    return root
+
+
+def test_etl_honours_changes_and_reports_precision(hand_root):
+    from etl.pipeline import Cache, run_etl
+
+    rep = run_etl(hand_root)
+    c = rep["geo"]["municipality_changes"]
+    assert (c["rows_read"], c["rows_loaded"], c["rows_rejected"]) == (3, 1, 2)
+    q = pd.read_csv(hand_root / ".prodnet/cache/quarantine/geo.csv")
+    assert sorted(zip(q.row, q.column, strict=True)) == [(3, "effective"), (4, "new_code")]
+    g05 = rep["tsr/2005"]["geocoding"]
+    # 浦和市 resolves through the changes file; 更埴市 (its row rejected) stays at the prefecture
+    assert g05["precision"] == {"provider": 0, "district": 2, "postal": 0, "municipality": 2, "prefecture": 1,
+                                "none": 0}
+    assert g05["unresolved_prefixes"] == [["東京都新宿区字不明", 2], ["長野県更埴市杭", 1]]
+    assert rep["tsr/2010"]["geocoding"]["precision"]["district"] == 2
+    firms = Cache(hand_root / ".prodnet").read("firms_2005").set_index("tsr_id")
+    t = towns()
+    row = t[(t.muni_code == "11107") & (t.town == "高砂三丁目")].iloc[0]
+    assert (firms.lat["001"], firms.lon["001"], firms.municipality_code["001"]) == (row.lat, row.lon, "11107")
+    # a second run reuses every part; fixing the changes file rebuilds the vintages
+    assert all(v.get("reused") for k, v in run_etl(hand_root).items() if k.startswith("tsr/"))
+    _write(hand_root / "geo/municipality_changes.csv",
+           "old_name,old_code,new_code,effective\n浦和市,11204,11100,2001-05-01\n更埴市,20216,20218,2003-09-01\n")
+    rep = run_etl(hand_root)
+    assert rep["tsr/2005"]["geocoding"]["precision"]["district"] == 3
+    assert rep["geo"]["municipality_changes"]["rows_loaded"] == 2
