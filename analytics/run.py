@@ -136,7 +136,18 @@ def _intro(data, root: Path, store: str, reused: bool) -> str:
             f"firms; {int(b.manufacturing.sum()):,} manufacturing firms matched to the BSJBSA. Samples follow the "
             f"paper: manufacturing buyers, buyers and sellers present in both vintages, parent-child links removed, "
             f"existing importers excluded from the offshoring regressions. Graph store: {store}"
-            f"{' (reused)' if reused else ''}.")
+            f"{' (reused)' if reused else ''}. {_geocoding(data)}")
+
+
+def _geocoding(data) -> str:
+    """Firms per geocode precision level and vintage, for the introduction of the report."""
+    from etl.geo import PRECISION_LEVELS
+
+    parts = []
+    for y in (data.y0, data.y1):
+        c = data.firms[y].geo_precision.value_counts()
+        parts.append(f"{y}: " + ", ".join(f"{k} {int(c[k]):,}" for k in PRECISION_LEVELS if c.get(k, 0)))
+    return "Firms by geocode precision: " + "; ".join(parts) + "."
 
 
 def _summary(root, cache, data, exhibits, timings, reused, truth, etl_report, store) -> dict:

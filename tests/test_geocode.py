@@ -216,3 +216,18 @@ def test_etl_honours_changes_and_reports_precision(hand_root):
     rep = run_etl(hand_root)
     assert rep["tsr/2005"]["geocoding"]["precision"]["district"] == 3
     assert rep["geo"]["municipality_changes"]["rows_loaded"] == 2
+
+
+def test_report_intro_counts_precision(hand_root):
+    from types import SimpleNamespace
+
+    from analytics.run import _geocoding
+    from etl.pipeline import Cache, run_etl
+
+    run_etl(hand_root)
+    c = Cache(hand_root / ".prodnet")
+    firms = {y: c.read(f"firms_{y}") for y in (2005, 2010)}
+    text = _geocoding(SimpleNamespace(y0=2005, y1=2010, firms=firms))
+    n05 = firms[2005].geo_precision.value_counts()
+    assert f"2005: district {n05['district']}, municipality {n05['municipality']}" in text
+    assert f"2010: district {(firms[2010].geo_precision == 'district').sum()}." in text
