@@ -63,6 +63,8 @@ def _geocode(df: pd.DataFrame, g: Geocoder) -> pd.DataFrame:
         df.loc[todo[miss_pref.to_numpy()], "pref_code"] = r.loc[miss_pref.to_numpy(), "pref"]
         miss_muni = df.loc[todo, "municipality_code"] == ""
         df.loc[todo[miss_muni.to_numpy()], "municipality_code"] = r.loc[miss_muni.to_numpy(), "muni"].fillna("")
+    old = df.municipality_code != ""  # a pre-merger code from the file becomes the current one
+    df.loc[old, "municipality_code"] = [g.current_code(c) for c in df.loc[old, "municipality_code"]]
     need_pref = df.pref_code.isna()
     if need_pref.any():
         df.loc[need_pref, "pref_code"] = [g.prefecture_of(a) for a in df.loc[need_pref, "address"]]

