@@ -153,6 +153,7 @@ def run_etl(root: Path, work: Path | None = None, years: list[int] | None = None
     out: dict = {}
     step("industry files")
     out["industry"] = etl_industry(root, cache, encoding, force)
+    step("geocoder and municipality changes")
     changes, crep, cq = read_changes(root, known_municipality_codes(), encoding)
     if crep is not None:
         cache.commit("geo", fingerprint(_inputs(root, "geo")), {}, {"municipality_changes": crep.as_dict()}, cq)
