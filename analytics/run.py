@@ -96,7 +96,7 @@ def run_all(data_root: str | Path, out_dir: str | Path, store: str = "embedded",
     exhibits: list[Exhibit] = []
     with steps("run-all", quiet=quiet) as st:
         st("etl")
-        etl_report = run_etl(root, work, progress=None)
+        etl_report = run_etl(root, work, progress=None, need_vintages=[y0, y1], need_surveys=[y0, y1])
         cache = Cache(work)
         st("graph store")
         s, reused = _store(store, work, cache, [y0, y1], st, **store_kw)

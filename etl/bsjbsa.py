@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 
 from etl.contract import BSJBSA, read_table
-from etl.report import FileReport, quarantine_frame
-from etl.validate import validate
+from etl.report import FileReport
+from etl.validate import QUARANTINE_COLUMNS, validate
 
 _LEGAL_FORMS = re.compile(r"\((株|有|同|資|名)\)|株式会社|有限会社|合同会社|合資会社|合名会社")
 _HYPHENS = re.compile(r"[‐‑‒–—―−ｰー－]")
@@ -40,30 +40,23 @@ def normalize_address(address: str) -> str:
 
 
 def survey_years(root: Path) -> list[int]:
+    """Years with a ``bsjbsa/<YEAR>.csv`` or ``.parquet`` file."""
     d = Path(root) / "bsjbsa"
-    return sorted({int(p.stem) for p in d.glob("*.csv")} | {int(p.stem) for p in d.glob("*.parquet")}) if d.exists() else []
+    return sorted({int(p.stem) for p in d.iterdir() if p.is_file() and p.suffix in (".csv", ".parquet")
+                   and p.stem.isdigit()}) if d.is_dir() else []
 
 
-def read_survey(root: Path, encoding: str | None = None) -> tuple[pd.DataFrame, list[FileReport], pd.DataFrame]:
-    """All survey years stacked (with ``year``), their reports and quarantined rows."""
+def read_survey(root: Path, encoding: str | None = None, years: list[int] | None = None
+                ) -> tuple[pd.DataFrame, list[FileReport], pd.DataFrame]:
+    """Survey years (default: all) stacked with ``year``, their reports and their quarantine."""
     frames, reports, quarantine = [], [], []
-    for y in survey_years(root):
-        path = next(p for p in (Path(root) / "bsjbsa" / f"{y}.csv", Path(root) / "bsjbsa" / f"{y}.parquet") if p.exists())
-        raw, enc = read_table(path, BSJBSA, encoding)
-        df, issues = validate(raw, BSJBSA, str(path))
-        dup = df.survey_id.duplicated().to_numpy()
-        rep = FileReport(str(path), enc, len(raw), int((~dup).sum()))
-        rep.add_issues(issues)
-        if dup.any():
-            rep.rejected["survey_id: duplicate survey_id"] = int(dup.sum())
-        rep.check()
-        extra = pd.DataFrame({"file": str(path), "row": df.index[dup] + 2, "column": "survey_id",
-                              "value": df.survey_id[dup].to_numpy(), "reason": "duplicate survey_id"})
-        frames.append(df[~dup].assign(year=y))
-        reports.append(rep)
-        quarantine.append(quarantine_frame(issues, [extra]))
+    for y in survey_years(root) if years is None else years:
+        ck = validate(read_table(BSJBSA.path(root, y), BSJBSA.schema, encoding), BSJBSA)
+        frames.append(ck.rows.assign(year=y))
+        reports.append(ck.report())
+        quarantine.append(ck.quarantine())
     panel = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    q = pd.concat(quarantine, ignore_index=True) if quarantine else pd.DataFrame()
+    q = pd.concat(quarantine, ignore_index=True) if quarantine else pd.DataFrame(columns=QUARANTINE_COLUMNS)
     return panel, reports, q
 
 

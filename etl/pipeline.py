@@ -1,7 +1,10 @@
 """ETL entry point: raw contract root → validated Parquet cache + quarantine + load report.
 
 The cache (``<work>/cache``) is what the graph loader and the analytics read. Each part is rebuilt only
-when its input files changed (size and modification time), and written atomically."""
+when its input files changed (size and modification time), and written atomically. A part that cannot
+give the analysis usable rows (a missing or unreadable file, a required file with no usable row) is not
+committed: its old tables are removed, its quarantine is still written, and the run ends with an
+``EtlError`` whose message names each file and the reason."""
 
 from __future__ import annotations
 
@@ -14,12 +17,24 @@ from pathlib import Path
 
 import pandas as pd
 
-from etl.bsjbsa import match_to_tsr, read_survey
+from etl.bsjbsa import match_to_tsr, read_survey, survey_years
 from etl.contract import ContractError
 from etl.geo import Geocoder, known_municipality_codes
 from etl.geo.changes import read_changes
 from etl.industry import FILES, read_industry
+from etl.report import rejection_warnings, unusable
 from etl.tsr import add_distances, build_links, clean_company, geocode_summary
+
+WARN_REJECTED_SHARE = 0.01  # a file with more rejected rows than this share is named at the end of the run
+
+
+class EtlError(ContractError):
+    """The ETL could not produce what the run needs. One line per problem, each naming the file and the
+    reason; ``report`` is the load report of the run so far."""
+
+    def __init__(self, problems: list[str], report: dict) -> None:
+        super().__init__("\n".join(problems))
+        self.problems, self.report = problems, report
 
 
 def default_work_dir(root: Path) -> Path:
@@ -80,15 +95,34 @@ class Cache:
         try:
             for name, df in tables.items():
                 df.to_parquet(tmp / f"{name}.parquet", index=False)
-            qdir = self.dir / "quarantine"
-            qdir.mkdir(exist_ok=True)
+            self.quarantine_path(part).parent.mkdir(exist_ok=True)
             quarantine.to_csv(tmp / "quarantine.csv", index=False)
             for name in tables:
                 os.replace(tmp / f"{name}.parquet", self.path(name))
-            os.replace(tmp / "quarantine.csv", qdir / f"{part.replace('/', '_')}.csv")
+            os.replace(tmp / "quarantine.csv", self.quarantine_path(part))
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         self.manifest[part] = {"fingerprint": fp, "outputs": list(tables), "report": report}
+        self._write_manifest()
+
+    def quarantine_path(self, part: str) -> Path:
+        return self.dir / "quarantine" / f"{part.replace('/', '_')}.csv"
+
+    def fail(self, part: str, quarantine: pd.DataFrame | None = None) -> None:
+        """Forget a part whose inputs are unusable (its old tables no longer match the inputs); keep its
+        quarantine so the user can see why."""
+        old = self.manifest.pop(part, None)
+        for name in (old or {}).get("outputs", []):
+            self.path(name).unlink(missing_ok=True)
+        q = self.quarantine_path(part)
+        if quarantine is not None and len(quarantine):
+            q.parent.mkdir(exist_ok=True)
+            quarantine.to_csv(q, index=False)
+        else:
+            q.unlink(missing_ok=True)
+        self._write_manifest()
+
+    def _write_manifest(self) -> None:
         tmpm = self.manifest_path.with_suffix(".tmp")
         tmpm.write_text(json.dumps(self.manifest, indent=1, ensure_ascii=False))
         os.replace(tmpm, self.manifest_path)
@@ -97,75 +131,166 @@ class Cache:
         return {k: v["report"] for k, v in self.manifest.items()}
 
 
+def _failed(cache: Cache, part: str, report: dict, problem: str, quarantine: pd.DataFrame | None = None) -> dict:
+    cache.fail(part, quarantine)
+    return report | {"error": problem}
+
+
 def etl_vintage(root: Path, year: int, cache: Cache, encoding: str | None = None, force: bool = False,
                 geocoder: Geocoder | None = None) -> dict:
+    """Company and linkage file of one vintage → ``firms_<year>``, ``links_<year>``; the report has an
+    ``error`` when either file is missing, unreadable or yields no usable row."""
     part = f"tsr/{year}"
     fp = fingerprint(_inputs(root, part))
     outputs = [f"firms_{year}", f"links_{year}"]
     if not force and cache.fresh(part, fp, outputs):
         return cache.manifest[part]["report"] | {"reused": True}
-    firms, frep, fq = clean_company(root, year, encoding, geocoder)
-    links, lrep, lq = build_links(root, year, firms.tsr_id, encoding)
+    qpath = cache.quarantine_path(part)
+    try:
+        firms, frep, fq = clean_company(root, year, encoding, geocoder)
+    except ContractError as e:
+        return _failed(cache, part, {}, str(e))
+    report = {"company": frep.as_dict()}
+    if problem := unusable(report["company"], qpath):
+        return _failed(cache, part, report, problem, fq)
+    try:
+        links, lrep, lq = build_links(root, year, firms.tsr_id, encoding)
+    except ContractError as e:
+        return _failed(cache, part, report, str(e), fq)
+    report["linkage"] = lrep.as_dict()
+    quarantine = pd.concat([fq, lq], ignore_index=True)
+    problem = unusable(report["linkage"], qpath)
+    if not problem and links.empty:
+        problem = f"{lrep.file}: no supplier or customer report among {lrep.rows_loaded:,} usable rows, so no link"
+    if problem:
+        return _failed(cache, part, report, problem, quarantine)
     links = add_distances(links, firms)
-    report = {"company": frep.as_dict(), "linkage": lrep.as_dict(),
-              "geocoding": geocode_summary(firms, geocoder or Geocoder()),
-              "links_without_distance": int(links.dist_km.isna().sum())}
-    cache.commit(part, fp, {f"firms_{year}": firms, f"links_{year}": links}, report, pd.concat([fq, lq]))
+    report["geocoding"] = geocode_summary(firms, geocoder or Geocoder())
+    report["links_without_distance"] = int(links.dist_km.isna().sum())
+    cache.commit(part, fp, {f"firms_{year}": firms, f"links_{year}": links}, report, quarantine)
     return report
 
 
 def etl_industry(root: Path, cache: Cache, encoding: str | None = None, force: bool = False) -> dict:
+    """Every industry file → ``industry_<name>``; all or nothing."""
     fp = fingerprint(_inputs(root, "industry"))
     names = [f"industry_{n}" for n in FILES]
     if not force and cache.fresh("industry", fp, names):
         return cache.manifest["industry"]["report"] | {"reused": True}
-    tables, report, qs = {}, {}, []
+    tables, report, qs, problems = {}, {}, [], []
     for n in FILES:
-        df, rep, q = read_industry(root, n, encoding)
+        try:
+            df, rep, q = read_industry(root, n, encoding)
+        except ContractError as e:
+            problems.append(str(e))
+            continue
         tables[f"industry_{n}"], report[n] = df, rep.as_dict()
         qs.append(q)
-    cache.commit("industry", fp, tables, report, pd.concat(qs))
+        if problem := unusable(report[n], cache.quarantine_path("industry")):
+            problems.append(problem)
+    quarantine = pd.concat(qs, ignore_index=True) if qs else None
+    if problems:
+        return _failed(cache, "industry", report, "\n".join(problems), quarantine)
+    cache.commit("industry", fp, tables, report, quarantine)
     return report
 
 
 def etl_bsjbsa(root: Path, cache: Cache, years: list[int], encoding: str | None = None, force: bool = False) -> dict:
+    """Every survey year → ``bsjbsa`` (stacked, with the matched ``tsr_id``) and ``bsjbsa_match``, matched
+    against the firms of ``years``; all or nothing. A survey file with no usable row is an error."""
     fp = fingerprint(_inputs(root, "bsjbsa") + sum((_inputs(root, f"tsr/{y}") for y in years), []))
     if not force and cache.fresh("bsjbsa", fp, ["bsjbsa", "bsjbsa_match"]):
         return cache.manifest["bsjbsa"]["report"] | {"reused": True}
-    survey, reps, q = read_survey(root, encoding)
-    if survey.empty:
-        return {"files": 0}
+    frames, reps, qs, problems = [], [], [], []
+    for y in survey_years(root):
+        try:
+            survey, rep, q = read_survey(root, encoding, [y])
+        except ContractError as e:
+            problems.append(str(e))
+            continue
+        frames.append(survey)
+        reps.append(rep[0].as_dict())
+        qs.append(q)
+        if problem := unusable(reps[-1], cache.quarantine_path("bsjbsa")):
+            problems.append(problem)
+    report: dict = {"files": reps}
+    quarantine = pd.concat(qs, ignore_index=True) if qs else None
+    if problems:
+        return _failed(cache, "bsjbsa", report, "\n".join(problems), quarantine)
+    if not frames or not years:  # nothing to match (no survey file, or no vintage loaded)
+        cache.fail("bsjbsa")
+        return report
+    survey = pd.concat(frames, ignore_index=True)
     tsr = pd.concat([cache.read(f"firms_{y}") for y in sorted(years, reverse=True)]).drop_duplicates("tsr_id")
     match, stats = match_to_tsr(survey, tsr)
     survey = survey.merge(match[["survey_id", "tsr_id"]], on="survey_id", how="left")
-    report = {"files": [r.as_dict() for r in reps], "match": stats}
-    cache.commit("bsjbsa", fp, {"bsjbsa": survey, "bsjbsa_match": match}, report, q)
+    report["match"] = stats
+    cache.commit("bsjbsa", fp, {"bsjbsa": survey, "bsjbsa_match": match}, report, quarantine)
     return report
 
 
+def _missing(root: Path, vintages_needed: list[int], present: list[int], surveys_needed: list[int]) -> list[str]:
+    """One line per vintage folder or survey file the run needs but the root lacks."""
+    out = [f"{root / 'tsr' / str(y)}: vintage folder not found (present: "
+           f"{', '.join(map(str, present)) or 'none'}; needed: {', '.join(map(str, vintages_needed))})"
+           for y in vintages_needed if y not in present]
+    have = survey_years(root)
+    out += [f"{root / 'bsjbsa' / str(y)}.csv (or .parquet): survey file not found (present: "
+            f"{', '.join(map(str, have)) or 'none'}; needed: {', '.join(map(str, surveys_needed))})"
+            for y in surveys_needed if y not in have]
+    return out
+
+
 def run_etl(root: Path, work: Path | None = None, years: list[int] | None = None, encoding: str | None = None,
-            force: bool = False, progress=None) -> dict:
-    """Run (or reuse) every ETL part for ``years`` (default: all vintages); return the load report."""
+            force: bool = False, progress=None, *, need_vintages: list[int] = (), need_surveys: list[int] = (),
+            warn_share: float = WARN_REJECTED_SHARE) -> dict:
+    """Run (or reuse) every ETL part for ``years`` (default: all vintages); return the load report.
+
+    The report also lists ``warnings`` (files whose rejected share exceeds ``warn_share``, no survey file)
+    and is written to ``<work>/cache/load_report.json``. Raises EtlError, after writing the report, when a
+    part failed or a vintage (``years``, ``need_vintages``) or survey year (``need_surveys``) is missing."""
     root = Path(root)
     cache = Cache(work or default_work_dir(root))
     step = progress or (lambda m: None)
-    years = years or vintages(root)
+    try:
+        present = vintages(root)
+    except ContractError as e:
+        raise EtlError([str(e)], {}) from None
+    todo = sorted(set(years or present))
+    problems = _missing(root, sorted(set(todo) | set(need_vintages)), present, sorted(set(need_surveys)))
+    if not present:
+        problems.append(f"{root / 'tsr'}: no vintage folder (expected tsr/<YEAR>/company.csv and linkage.csv)")
     out: dict = {}
     step("industry files")
     out["industry"] = etl_industry(root, cache, encoding, force)
     step("geocoder and municipality changes")
-    changes, crep, cq = read_changes(root, known_municipality_codes(), encoding)
+    changes = None
+    try:
+        changes, crep, cq = read_changes(root, known_municipality_codes(), encoding)
+    except ContractError as e:
+        problems.append(str(e))
+        crep = None
     if crep is not None:
         cache.commit("geo", fingerprint(_inputs(root, "geo")), {}, {"municipality_changes": crep.as_dict()}, cq)
         out["geo"] = cache.manifest["geo"]["report"]
     else:
         cache.manifest.pop("geo", None)
     g = Geocoder(changes)
-    for y in years:
+    for y in (y for y in todo if y in present):
         step(f"TSR {y}")
         out[f"tsr/{y}"] = etl_vintage(root, y, cache, encoding, force, g)
-    all_years = [y for y in vintages(root) if cache.path(f"firms_{y}").exists()]
+    all_years = [y for y in present if f"tsr/{y}" in cache.manifest]
     step("BSJBSA survey and match")
     out["bsjbsa"] = etl_bsjbsa(root, cache, all_years, encoding, force)
-    (cache.dir / "load_report.json").write_text(json.dumps(cache.report(), indent=1, ensure_ascii=False))
+    problems += [r["error"] for r in out.values() if r.get("error")]
+    warnings = rejection_warnings(out, warn_share)
+    if not survey_years(root):
+        warnings.append(f"{root / 'bsjbsa'}: no survey file (bsjbsa/<YEAR>.csv); the survey-based tables need one")
+    out["warnings"] = warnings
+    if problems:
+        out["errors"] = problems
+    full = cache.report() | out
+    (cache.dir / "load_report.json").write_text(json.dumps(full, indent=1, ensure_ascii=False))
+    if problems:
+        raise EtlError(problems, out)
     return out

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from etl.contract import COMPANY, LINKAGE, find_file, read_table
+from etl.contract import COMPANY, LINKAGE, read_table
 from etl.geo import PRECISION_LEVELS, Geocoder, haversine_km
-from etl.report import FileReport, quarantine_frame
+from etl.report import FileReport
 from etl.validate import validate
 
 FIRM_COLUMNS = ["tsr_id", "name", "address", "postal_code", "pref_code", "municipality_code", "lat", "lon",
@@ -18,32 +18,19 @@ FIRM_COLUMNS = ["tsr_id", "name", "address", "postal_code", "pref_code", "munici
                 "founded", "establishments"]
 
 
-def _reject_rows(df: pd.DataFrame, mask: np.ndarray, file: str, column: str, reason: str) -> pd.DataFrame:
-    return pd.DataFrame({"file": file, "row": df.index[mask] + 2, "column": column,
-                         "value": df.loc[mask, column].to_numpy(), "reason": reason})
-
-
 def clean_company(root: Path, year: int, encoding: str | None = None,
                   geocoder: Geocoder | None = None) -> tuple[pd.DataFrame, FileReport, pd.DataFrame]:
-    """Validated, geocoded firms of one vintage, the file's report and its quarantined rows."""
-    path = find_file(Path(root) / "tsr" / str(year), "company")
-    raw, enc = read_table(path, COMPANY, encoding)
-    df, issues = validate(raw, COMPANY, str(path))
-    dup = df.tsr_id.duplicated(keep="first").to_numpy()
-    extra = [_reject_rows(df, dup, str(path), "tsr_id", "duplicate tsr_id (first occurrence kept)")]
-    df = df[~dup]
-    rep = FileReport(str(path), enc, len(raw), len(df))
-    rep.add_issues(issues)
-    if dup.any():
-        rep.rejected["tsr_id: duplicate tsr_id"] = int(dup.sum())
-    rep.check()
-    firms = _geocode(df, geocoder or Geocoder())
+    """Validated, geocoded firms of one vintage, the file's report and its quarantine (rejected rows and
+    blanked values)."""
+    ck = validate(read_table(COMPANY.path(root, year), COMPANY.schema, encoding), COMPANY)
+    rep = ck.report()
+    firms = _geocode(ck.rows, geocoder or Geocoder())
     firms["jsic4"] = firms.jsic_main
     firms["jsic3"] = firms.jsic_main.str[:3]
     rep.notes = {f"geocode_{k}": int(v) for k, v in firms.geo_precision.value_counts().items()}
     for c in ("employees", "founded", "establishments", "pref_code"):
         firms[c] = firms[c].astype("Int64")
-    return firms[FIRM_COLUMNS].reset_index(drop=True), rep, quarantine_frame(issues, extra)
+    return firms[FIRM_COLUMNS].reset_index(drop=True), rep, ck.quarantine()
 
 
 def _geocode(df: pd.DataFrame, g: Geocoder) -> pd.DataFrame:
@@ -91,10 +78,8 @@ def build_links(root: Path, year: int, firm_ids: pd.Series, encoding: str | None
     A link exists when either side reports it and counts once when both do; self-links, reports
     naming a firm absent from the company file and duplicate reports are rejected with a reason.
     Shareholder reports flag parent–child pairs (either direction)."""
-    path = find_file(Path(root) / "tsr" / str(year), "linkage")
-    raw, enc = read_table(path, LINKAGE, encoding)
-    df, issues = validate(raw, LINKAGE, str(path))
-    f = str(path)
+    ck = validate(read_table(LINKAGE.path(root, year), LINKAGE.schema, encoding), LINKAGE)
+    df = ck.rows
     rules = [
         ((df.relation == "shareholder") & (df["rank"] > 3), "rank", "shareholder rank above 3"),
         (df.duplicated(["tsr_id", "partner_id", "relation"], keep="first"), "partner_id", "duplicate report"),
@@ -102,21 +87,14 @@ def build_links(root: Path, year: int, firm_ids: pd.Series, encoding: str | None
         (~df.tsr_id.isin(firm_ids), "tsr_id", "reporting firm not in company file"),
         (~df.partner_id.isin(firm_ids), "partner_id", "partner not in company file"),
     ]
-    extra, keep = [], np.ones(len(df), bool)
-    rep = FileReport(f, enc, len(raw))
-    rep.add_issues(issues)
     for mask, col, reason in rules:
-        m = mask.to_numpy() & keep
-        extra.append(_reject_rows(df, m, f, col, reason))
-        rep.rejected[reason] = int(m.sum())
-        keep &= ~m
-    df = df[keep]
-    rep.rows_loaded = len(df)
-    rep.check()
+        ck.reject(mask, col, reason, key=reason)
+    df = ck.rows
+    rep = ck.report()
     links = two_way_match(df, year)
     rep.notes = {"links": len(links), **{f"reported_by_{k}": int(v) for k, v in links.reported_by.value_counts().items()},
                  "parent_child_links": int(links.parent_child.sum())}
-    return links, rep, quarantine_frame(issues, extra)
+    return links, rep, ck.quarantine()
 
 
 def two_way_match(reports: pd.DataFrame, year: int) -> pd.DataFrame:

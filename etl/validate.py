@@ -1,106 +1,171 @@
-"""Row validation against the contract schemas.
+"""Row validation against the contract schemas, with the account of every row.
 
-A bad value in a required column quarantines the row; a bad value in an optional column is set to
-missing and recorded. Every problem names file, row (1-based line in the file, header = line 1),
-column, value and reason, so nothing is lost silently."""
+A bad value in a required column quarantines the row; a bad value in an optional column is blanked. Both
+are recorded with file, line, column, value and reason (``Checked.quarantine``), and the file's report
+counts them by reason, so rows read = rows loaded + rows rejected and nothing is lost silently."""
 
 from __future__ import annotations
-
-from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from etl.contract import Column
+from etl.contract import Column, FileSpec, RawTable
+from etl.report import FileReport
 
-_PATTERNS = {
-    "id": r"\d+",
-    "code3": r"\d{3}",
-    "code4": r"\d{4}",
-    "muni": r"\d{5}",
-    "postal": r"\d{3}-?\d{4}",
-    "year": r"\d{4}",
+QUARANTINE_COLUMNS = ["file", "line", "column", "value", "reason", "action"]
+
+_PATTERNS = {  # ASCII digits only: a full-width digit is not part of a code
+    "id": (r"[0-9]+", "malformed id"),
+    "code3": (r"[0-9]{3}", "not a 3-digit code"),
+    "code4": (r"[0-9]{4}", "not a 4-digit code"),
+    "muni": (r"[0-9]{5}", "not a 5-digit municipality code"),
+    "postal": (r"[0-9]{3}-?[0-9]{4}", "malformed postal code"),
 }
 
 
-@dataclass
-class Issues:
-    """Quarantined rows and nullified values of one file."""
+class Checked:
+    """The rows of one file as they go through validation and the file's own rules.
 
-    file: str
-    rows: list[pd.DataFrame] = field(default_factory=list)  # row, column, value, reason (row rejected)
-    values: list[pd.DataFrame] = field(default_factory=list)  # row, column, value, reason (value blanked)
+    ``rows`` keeps the raw frame's index, so ``lines[rows.index]`` is each row's line in the file."""
 
-    def reject(self, mask: np.ndarray, df: pd.DataFrame, column: str, reason: str) -> None:
+    def __init__(self, raw: RawTable) -> None:
+        self.file, self.encoding, self.rows_read = str(raw.path), raw.encoding, raw.rows_read
+        self.lines = raw.lines
+        self.rows = raw.frame
+        self.rejected: dict[str, int] = {}
+        self._rejected: list[pd.DataFrame] = []
+        self._blanked: list[pd.DataFrame] = []
+        self.notes: dict[str, int] = {}
+        if len(raw.malformed):
+            m = raw.malformed
+            self._record(self._rejected, m.line.to_numpy(), "", m.value.to_numpy(), m.reason.to_numpy())
+            for reason, n in m.reason.value_counts(sort=False).items():
+                self.rejected[f"line: {reason}"] = int(n)
+
+    def _record(self, into: list, lines, column: str, values, reason) -> None:
+        into.append(pd.DataFrame({"line": lines, "column": column, "value": values, "reason": reason}))
+
+    def _align(self, mask) -> np.ndarray:
+        """A boolean Series is aligned on the raw index (rows rejected meanwhile are skipped); an array must
+        match the current rows."""
+        if isinstance(mask, pd.Series):
+            return mask.reindex(self.rows.index, fill_value=False).to_numpy(dtype=bool)
+        return np.asarray(mask, dtype=bool)
+
+    def reject(self, mask, column: str, reason: str, key: str | None = None) -> None:
+        """Quarantine the current rows where ``mask`` holds; ``key`` labels them in the report
+        (default ``column: reason``). The key is counted even when no row is rejected."""
+        mask = self._align(mask)
+        key = key or f"{column}: {reason}"
+        self.rejected[key] = self.rejected.get(key, 0) + int(mask.sum())
         if mask.any():
-            self.rows.append(pd.DataFrame({"file": self.file, "row": df.index[mask] + 2, "column": column,
-                                           "value": df.loc[mask, column].to_numpy() if column in df else "",
-                                           "reason": reason}))
+            bad = self.rows[mask]
+            self._record(self._rejected, self.lines[bad.index], column,
+                         bad[column].astype(str).to_numpy() if column in bad else "", reason)
+            self.rows = self.rows[~mask]
 
-    def blank(self, mask: np.ndarray, df: pd.DataFrame, column: str, reason: str) -> None:
+    def blank(self, mask, column: str, reason: str) -> None:
+        """Set an optional value to missing where ``mask`` holds, and record it."""
+        mask = self._align(mask)
         if mask.any():
-            self.values.append(pd.DataFrame({"file": self.file, "row": df.index[mask] + 2, "column": column,
-                                             "value": df.loc[mask, column].to_numpy(), "reason": reason}))
+            bad = self.rows[mask]
+            self._record(self._blanked, self.lines[bad.index], column, bad[column].astype(str).to_numpy(), reason)
+            self.rows.loc[mask, column] = ""
 
-    def rejected(self) -> pd.DataFrame:
-        cols = ["file", "row", "column", "value", "reason"]
-        if not self.rows:
-            return pd.DataFrame(columns=cols)
-        r = pd.concat(self.rows, ignore_index=True)
-        return r.drop_duplicates("row", keep="first").sort_values("row").reset_index(drop=True)
+    def quarantine(self) -> pd.DataFrame:
+        """Every rejected row and every blanked value of loaded rows: file, line, column, value, reason,
+        action (``rejected`` | ``blanked``), in file order."""
+        parts = [p.assign(action="rejected") for p in self._rejected]
+        parts += [p.assign(action="blanked") for p in self._blanked_of_loaded()]
+        if not parts:
+            return pd.DataFrame(columns=QUARANTINE_COLUMNS)
+        q = pd.concat(parts, ignore_index=True).assign(file=self.file)
+        return q.sort_values("line", kind="stable")[QUARANTINE_COLUMNS].reset_index(drop=True)
 
-    def blanked(self) -> pd.DataFrame:
-        cols = ["file", "row", "column", "value", "reason"]
-        return pd.concat(self.values, ignore_index=True) if self.values else pd.DataFrame(columns=cols)
+    def _blanked_of_loaded(self) -> list[pd.DataFrame]:
+        if not self._blanked:
+            return []
+        b = pd.concat(self._blanked, ignore_index=True)
+        return [b[np.isin(b.line.to_numpy(), self.lines[self.rows.index])]]
+
+    def report(self) -> FileReport:
+        """Counts by reason; raises if a row is unaccounted for."""
+        blanked: dict[str, int] = {}
+        for b in self._blanked_of_loaded():
+            for (col, reason), n in b.groupby(["column", "reason"], sort=False).size().items():
+                blanked[f"{col}: {reason}"] = int(n)
+        rep = FileReport(self.file, self.encoding, self.rows_read, len(self.rows), dict(self.rejected), blanked,
+                         dict(self.notes))
+        rep.check()
+        return rep
 
 
-def _check(col: Column, s: pd.Series) -> tuple[np.ndarray, pd.Series | None, str]:
-    """(bad mask among non-empty values, parsed numeric values or None, reason)."""
-    s = s.str.strip()
+def _check(col: Column, s: pd.Series) -> list[tuple[pd.Series, str]]:
+    """(mask of bad non-empty values, reason) pairs for one stripped text column; the masks are disjoint
+    and indexed like ``s``."""
     present = (s != "").to_numpy()
+
+    def mask(m: np.ndarray) -> pd.Series:
+        return pd.Series(present & m, index=s.index)
+
     if col.kind in _PATTERNS:
-        ok = s.str.fullmatch(_PATTERNS[col.kind]).fillna(False).to_numpy()
-        return present & ~ok, None, f"not a {col.kind.replace('code', '')}-digit code" if "code" in col.kind else f"malformed {col.kind}"
+        pattern, reason = _PATTERNS[col.kind]
+        return [(mask(~s.str.fullmatch(pattern).fillna(False).to_numpy(dtype=bool)), reason)]
     if col.kind == "enum":
-        return present & ~s.isin(col.values).to_numpy(), None, f"not one of {'/'.join(col.values)}"
-    if col.kind in ("int", "float"):
-        v = pd.to_numeric(s.where(s != ""), errors="coerce")
-        bad = present & v.isna().to_numpy()
-        reason = "not a number"
-        if col.kind == "int":
-            frac = present & ~bad & (np.mod(v.fillna(0).to_numpy(), 1) != 0)
-            bad |= frac
-            reason = "not an integer"
-        rng_bad = np.zeros(len(s), bool)
-        if col.lo is not None:
-            rng_bad |= (v < col.lo).fillna(False).to_numpy()
-        if col.hi is not None:
-            rng_bad |= (v > col.hi).fillna(False).to_numpy()
-        if rng_bad.any():
-            reason = f"{reason} or outside [{col.lo}, {col.hi}]"
-        return bad | rng_bad, v, reason
-    return np.zeros(len(s), bool), None, ""
+        return [(mask(~s.isin(col.values).to_numpy()), f"not one of {'/'.join(col.values)}")]
+    if col.kind not in ("int", "float"):
+        return []
+    v = pd.to_numeric(s.where(s != ""), errors="coerce").to_numpy(dtype=float)
+    finite = np.isfinite(v)
+    out = [(mask(np.isnan(v)), "not a number"), (mask(np.isinf(v)), "not a finite number")]
+    if col.kind == "int":
+        out.append((mask(finite & (np.mod(np.where(finite, v, 0), 1) != 0)), "not an integer"))
+    if col.lo is not None:
+        out.append((mask(finite & (np.where(finite, v, col.lo) < col.lo)), f"below {col.lo:.10g}"))
+    if col.hi is not None:
+        out.append((mask(finite & (np.where(finite, v, col.hi) > col.hi)), f"above {col.hi:.10g}"))
+    taken = pd.Series(False, index=s.index)
+    disjoint = []
+    for m, reason in out:
+        disjoint.append((m & ~taken, reason))
+        taken |= m
+    return disjoint
 
 
-def validate(df: pd.DataFrame, schema: tuple[Column, ...], file: str) -> tuple[pd.DataFrame, Issues]:
-    """Return (valid rows with numeric columns parsed, issues). Index of ``df`` must be 0..n-1."""
-    issues = Issues(file)
-    out = df.copy()
-    keep = np.ones(len(df), bool)
-    for col in schema:
-        s = df[col.name].astype(str).str.strip()
-        out[col.name] = s
+def _all_empty(df: pd.DataFrame) -> np.ndarray:
+    return np.logical_and.reduce([(df[c] == "").to_numpy() for c in df.columns]) if len(df.columns) else np.ones(len(df), bool)
+
+
+def validate(raw: RawTable, spec: FileSpec) -> Checked:
+    """Check every row of ``raw`` against ``spec``: empty lines and rows with a bad required value are
+    rejected (first failing column in schema order), bad optional values blanked, numeric columns parsed,
+    and rows repeating the spec's key rejected (first kept)."""
+    ck = Checked(raw)
+    ck.rows = ck.rows.apply(lambda s: s.str.strip()) if len(ck.rows) else ck.rows
+    if len(ck.rows):
+        empty = _all_empty(ck.rows)
+        if empty.any():
+            ck.reject(empty, spec.schema[0].name, "empty line")
+    for col in spec.schema:
         if col.required:
-            empty = (s == "").to_numpy()
-            issues.reject(empty, df, col.name, "required value missing")
-            keep &= ~empty
-        bad, parsed, reason = _check(col, s)
-        if col.required:
-            issues.reject(bad, df, col.name, reason)
-            keep &= ~bad
-        else:
-            issues.blank(bad, df, col.name, reason)
-            out.loc[bad, col.name] = ""
-        if parsed is not None:
-            out[col.name] = parsed.where(~bad)
-    return out[keep], issues
+            s = ck.rows[col.name]
+            missing = (s == "").to_numpy()
+            if missing.any():
+                ck.reject(missing, col.name, "required value missing")
+            for bad, reason in _check(col, ck.rows[col.name]):
+                if bad.any():
+                    ck.reject(bad, col.name, reason)
+    for col in spec.schema:
+        if not col.required:
+            for bad, reason in _check(col, ck.rows[col.name]):
+                if bad.any():
+                    ck.blank(bad, col.name, reason)
+    if spec.key:
+        dup = ck.rows.duplicated(list(spec.key), keep="first").to_numpy()
+        if dup.any():
+            ck.reject(dup, spec.key[0], f"duplicate {'/'.join(spec.key)} (first kept)")
+    for col in spec.schema:
+        if col.kind in ("int", "float"):
+            s = ck.rows[col.name]
+            ck.rows[col.name] = pd.to_numeric(s.where(s != ""), errors="coerce").astype(float)
+    return ck

@@ -76,48 +76,52 @@ def etl(
     vintage: Annotated[list[int] | None, typer.Option(help="vintage year(s); default: all")] = None,
     encoding: Annotated[str | None, typer.Option(help="CSV encoding (default: detect UTF-8 / CP932)")] = None,
     force: Annotated[bool, typer.Option(help="rebuild even if the inputs did not change")] = False,
+    warn_rejected: Annotated[float, typer.Option(help="warn about files with a larger share of rejected rows")]
+    = 0.01,
     work: Work = None,
 ) -> None:
-    """Validate and clean raw files into the Parquet cache; print the load report."""
-    from etl.pipeline import run_etl
+    """Validate and clean raw files into the Parquet cache; print the per-file load report."""
+    from etl.pipeline import EtlError, run_etl
 
-    with steps("etl") as st:
-        rep = run_etl(root, work, vintage, encoding, force, progress=st)
-    _print_load_report(rep)
+    try:
+        with steps("etl") as st:
+            rep = run_etl(root, work, vintage, encoding, force, progress=st, warn_share=warn_rejected)
+    except EtlError as e:
+        _print_load_report(e.report, root)
+        for p in e.problems:
+            typer.echo(f"error: {p}", err=True)
+        raise SystemExit(2) from None
+    _print_load_report(rep, root)
 
 
-def _print_load_report(rep: dict) -> None:
-    t = Table(title="load report (rows read = loaded + rejected)")
-    for c in ("file", "encoding", "read", "loaded", "rejected", "reasons"):
-        t.add_column(c)
+def _print_load_report(rep: dict, root: Path | None = None) -> None:
+    """Per file: read, loaded, rejected, blanked and their reasons; then the run's warnings."""
+    from etl.report import file_reports
 
-    def add(r):
-        reasons = "; ".join(f"{k}: {v}" for k, v in r.get("rejected", {}).items() if v)
-        t.add_row(Path(r["file"]).as_posix()[-48:], r["encoding"], f"{r['rows_read']:,}", f"{r['rows_loaded']:,}",
-                  f"{r['rows_rejected']:,}", reasons[:120])
-
+    t = Table(title="load report (rows read = loaded + rejected; blanked = optional values set to missing)")
+    for c in ("file", "encoding", "read", "loaded", "rejected", "blanked", "reasons"):
+        t.add_column(c, justify="right" if c in ("read", "loaded", "rejected", "blanked") else "left")
+    for r in file_reports(rep):
+        f = Path(r["file"])
+        name = f.relative_to(root).as_posix() if root and f.is_relative_to(root) else f.as_posix()
+        reasons = [f"rejected {k}: {v:,}" for k, v in r.get("rejected", {}).items() if v]
+        reasons += [f"blanked {k}: {v:,}" for k, v in r.get("values_blanked", {}).items() if v]
+        t.add_row(name, r["encoding"], f"{r['rows_read']:,}", f"{r['rows_loaded']:,}", f"{r['rows_rejected']:,}",
+                  f"{sum(r.get('values_blanked', {}).values()):,}", "\n".join(reasons))
+    out.print(t)
     for part, r in rep.items():
-        if part.startswith("tsr/"):
-            add(r["company"])
-            add(r["linkage"])
+        if part.startswith("tsr/") and "linkage" in r and not r.get("error"):
             notes = r["linkage"].get("notes", {}) | r["company"].get("notes", {})
             out.print(f"[bold]{part}[/]: " + ", ".join(f"{k} {v:,}" for k, v in notes.items()))
             unresolved = r.get("geocoding", {}).get("unresolved_prefixes", [])
             if unresolved:
                 out.print("  most frequent addresses not resolved to a district: "
                           + ", ".join(f"{p} ({n:,})" for p, n in unresolved))
-        elif part == "geo":
-            add(r["municipality_changes"])
-        elif part == "industry":
-            for v in r.values():
-                if isinstance(v, dict) and "file" in v:
-                    add(v)
-        elif part == "bsjbsa" and isinstance(r.get("files"), list):
-            for v in r["files"]:
-                add(v)
+        elif part == "bsjbsa" and "match" in r:
             out.print("[bold]BSJBSA match[/]: " + ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v:,}"
                                                             for k, v in r["match"].items()))
-    out.print(t)
+    for w in rep.get("warnings", []):
+        out.print(f"warning: {w}", style="yellow", markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command()

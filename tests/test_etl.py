@@ -114,16 +114,16 @@ def test_undecodable_file_is_a_clear_error(tmp_path):
     p.parent.mkdir(parents=True)
     p.write_bytes(b"tsr_id,name,address,jsic_main\n1,\x81\x20,a,0911\n")
     with pytest.raises(ContractError, match="neither UTF-8"):
-        read_table(p, COMPANY)
+        read_table(p, COMPANY.schema)
 
 
 def test_cp932_and_parquet_read_the_same(tmp_path):
     df = pd.DataFrame([GOOD, GOOD | {"tsr_id": "000124", "name": "㈱サンプル"}])
     _write(tmp_path / "a.csv", df, "cp932")
     df.to_parquet(tmp_path / "b.parquet", index=False)
-    a, enc = read_table(tmp_path / "a.csv", COMPANY)
-    b, _ = read_table(tmp_path / "b.parquet", COMPANY)
-    assert enc == "cp932"
+    ra, rb = read_table(tmp_path / "a.csv", COMPANY.schema), read_table(tmp_path / "b.parquet", COMPANY.schema)
+    a, b = ra.frame, rb.frame
+    assert ra.encoding == "cp932"
     pd.testing.assert_frame_equal(a, b)
     assert a.tsr_id.tolist() == ["000123", "000124"]  # leading zeros kept
 
@@ -146,13 +146,14 @@ def test_fuzzed_company_rows_are_quarantined_or_blanked(tmp_path_factory, bad, n
     _write(root / "tsr/2005/company.csv", pd.DataFrame(rows))
     firms, rep, q = clean_company(root, 2005)
     assert rep.rows_read == n == rep.rows_loaded + rep.rows_rejected
-    assert len(q) == rep.rows_rejected
-    assert q.file.str.endswith("company.csv").all() and q.row.between(2, n + 1).all()
+    assert (q.action == "rejected").sum() == rep.rows_rejected
+    assert (q.action == "blanked").sum() == sum(rep.values_blanked.values())
+    assert q.file.str.endswith("company.csv").all() and q.line.between(2, n + 1).all()
     assert (q.reason != "").all() and (q.column != "").all()
     required_bad = {i for i, r in enumerate(rows) if r["tsr_id"] in BAD_VALUES["tsr_id"] or r["jsic_main"]
                     in BAD_VALUES["jsic_main"] or r["name"] == "" or r["address"] == ""}
     dup_ids = pd.Series([r["tsr_id"] for r in rows])
-    assert set(q.row - 2) >= required_bad
+    assert set(q.line[q.action == "rejected"] - 2) >= required_bad
     assert set(firms.tsr_id).isdisjoint({rows[i]["tsr_id"] for i in required_bad} - set(dup_ids[dup_ids.duplicated()]))
     assert firms.lat.isna().sum() + firms.lat.between(20, 46.5).sum() == len(firms)
 
@@ -175,6 +176,6 @@ def test_linkage_rejections_each_have_a_reason(tmp_path):
     assert sum(v for k, v in r.rejected.items() if k.startswith("partner_id: malformed")) == 1
     # 2 sells to 1, reported by both sides: one link
     assert links[["seller_id", "buyer_id", "reported_by"]].values.tolist() == [["2", "1", "both"]]
-    assert sorted(q.reason.unique()) == sorted(
+    assert sorted(q.reason[q.action == "rejected"].unique()) == sorted(
         {"duplicate report", "self-link", "partner not in company file", "reporting firm not in company file",
          "shareholder rank above 3", "not one of supplier/customer/shareholder", "malformed id"})

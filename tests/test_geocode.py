@@ -198,7 +198,7 @@ def test_etl_honours_changes_and_reports_precision(hand_root):
     c = rep["geo"]["municipality_changes"]
     assert (c["rows_read"], c["rows_loaded"], c["rows_rejected"]) == (3, 1, 2)
     q = pd.read_csv(hand_root / ".prodnet/cache/quarantine/geo.csv")
-    assert sorted(zip(q.row, q.column, strict=True)) == [(3, "effective"), (4, "new_code")]
+    assert sorted(zip(q.line, q.column, strict=True)) == [(3, "effective"), (4, "new_code")]
     g05 = rep["tsr/2005"]["geocoding"]
     # 浦和市 resolves through the changes file; 更埴市 (its row rejected) stays at the prefecture
     assert g05["precision"] == {"provider": 0, "district": 2, "postal": 0, "municipality": 2, "prefecture": 1,
