@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from etl.contract import BSJBSA, read_table
+from etl.contract import BSJBSA
 from etl.report import FileReport
-from etl.validate import QUARANTINE_COLUMNS, validate
+from etl.validate import QUARANTINE_COLUMNS, read_checked
 
 _LEGAL_FORMS = re.compile(r"\((株|有|同|資|名)\)|株式会社|有限会社|合同会社|合資会社|合名会社")
 _HYPHENS = re.compile(r"[‐‑‒–—―−ｰー－]")
@@ -51,7 +51,7 @@ def read_survey(root: Path, encoding: str | None = None, years: list[int] | None
     """Survey years (default: all) stacked with ``year``, their reports and their quarantine."""
     frames, reports, quarantine = [], [], []
     for y in survey_years(root) if years is None else years:
-        ck = validate(read_table(BSJBSA.path(root, y), BSJBSA.schema, encoding), BSJBSA)
+        ck = read_checked(root, BSJBSA, y, encoding)
         frames.append(ck.rows.assign(year=y))
         reports.append(ck.report())
         quarantine.append(ck.quarantine())

@@ -1,6 +1,9 @@
 """The raw data contract: file layout, column schemas, and a reader that finds the file (CSV or Parquet),
 checks or detects the encoding (UTF-8 with or without byte-order mark, CP932), reads every column as text
-and keeps the physical line of every row, so that any later problem can name file, line and column."""
+and keeps the physical line of every row, so that any later problem can name file, line and column.
+
+A new input file is one ``FileSpec`` (folder, stem, columns, key, required) read with
+``etl.validate.read_checked``, which returns its valid rows, its report and its quarantine."""
 
 from __future__ import annotations
 
@@ -39,7 +42,8 @@ class Column:
 class FileSpec:
     """One file of the contract: where it lives, its columns, whether the run needs it and its unique key.
 
-    ``folder`` may contain ``{year}``; ``stem`` is the file name without extension (``{year}`` allowed)."""
+    ``folder`` may contain ``{year}``; ``stem`` is the file name without extension (``{year}`` allowed).
+    An optional file (``required=False``) may be absent; when present it is checked like any other."""
 
     label: str
     folder: str
@@ -165,6 +169,9 @@ def detect_encoding(path: Path, encoding: str | None = None) -> str:
         except LookupError:
             raise ContractError(f"unknown encoding {encoding!r} (use utf-8 or cp932)") from None
         name = "utf-8" if name in ("utf-8", "utf-8-sig") else name
+        if name != "utf-8" and not _decodes(path, "ascii") and _decodes(path, "utf-8"):
+            raise ContractError(f"{path}: the file is UTF-8 text; reading it as {encoding} would garble its "
+                                "names and addresses: leave --encoding out (the encoding is detected per file)")
         if not _decodes(path, name):
             line, bad = _first_bad_line(path, name)
             other = next((e for e in ("utf-8", "cp932") if e != name and _decodes(path, e)), None)

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from etl.contract import INDUSTRY, read_table
+from etl.contract import INDUSTRY
 from etl.report import FileReport
-from etl.validate import validate
+from etl.validate import read_checked
 
 FILES = INDUSTRY
 
@@ -17,7 +17,7 @@ def read_industry(root: Path, name: str, encoding: str | None = None
                   ) -> tuple[pd.DataFrame, FileReport, pd.DataFrame]:
     """One validated industry file (``name`` in FILES): rows, report, quarantine."""
     spec = FILES[name]
-    ck = validate(read_table(spec.path(root), spec.schema, encoding), spec)
+    ck = read_checked(root, spec, encoding=encoding)
     df = ck.rows.reset_index(drop=True)
     for c in spec.schema:
         if c.kind == "int":

@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from etl.contract import COMPANY, LINKAGE, read_table
+from etl.contract import COMPANY, LINKAGE
 from etl.geo import PRECISION_LEVELS, Geocoder, haversine_km
 from etl.report import FileReport
-from etl.validate import validate
+from etl.validate import read_checked
 
 FIRM_COLUMNS = ["tsr_id", "name", "address", "postal_code", "pref_code", "municipality_code", "lat", "lon",
                 "geo_precision", "phone", "jsic4", "jsic3", "jsic_sub1", "jsic_sub2", "employees", "sales",
@@ -22,7 +22,7 @@ def clean_company(root: Path, year: int, encoding: str | None = None,
                   geocoder: Geocoder | None = None) -> tuple[pd.DataFrame, FileReport, pd.DataFrame]:
     """Validated, geocoded firms of one vintage, the file's report and its quarantine (rejected rows and
     blanked values)."""
-    ck = validate(read_table(COMPANY.path(root, year), COMPANY.schema, encoding), COMPANY)
+    ck = read_checked(root, COMPANY, year, encoding)
     rep = ck.report()
     firms = _geocode(ck.rows, geocoder or Geocoder())
     firms["jsic4"] = firms.jsic_main
@@ -78,7 +78,7 @@ def build_links(root: Path, year: int, firm_ids: pd.Series, encoding: str | None
     A link exists when either side reports it and counts once when both do; self-links, reports
     naming a firm absent from the company file and duplicate reports are rejected with a reason.
     Shareholder reports flag parent–child pairs (either direction)."""
-    ck = validate(read_table(LINKAGE.path(root, year), LINKAGE.schema, encoding), LINKAGE)
+    ck = read_checked(root, LINKAGE, year, encoding)
     df = ck.rows
     rules = [
         ((df.relation == "shareholder") & (df["rank"] > 3), "rank", "shareholder rank above 3"),

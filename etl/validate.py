@@ -6,10 +6,14 @@ counts them by reason, so rows read = rows loaded + rows rejected and nothing is
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from etl.contract import Column, FileSpec, RawTable
+from etl.contract import Column, ContractError, FileSpec, RawTable, read_table
 from etl.report import FileReport
 
 QUARANTINE_COLUMNS = ["file", "line", "column", "value", "reason", "action"]
@@ -32,6 +36,7 @@ class Checked:
         self.file, self.encoding, self.rows_read = str(raw.path), raw.encoding, raw.rows_read
         self.lines = raw.lines
         self.rows = raw.frame
+        self.text = raw.frame  # the values as read (stripped), for the quarantine
         self.rejected: dict[str, int] = {}
         self._rejected: list[pd.DataFrame] = []
         self._blanked: list[pd.DataFrame] = []
@@ -61,7 +66,7 @@ class Checked:
         if mask.any():
             bad = self.rows[mask]
             self._record(self._rejected, self.lines[bad.index], column,
-                         bad[column].astype(str).to_numpy() if column in bad else "", reason)
+                         self.text.loc[bad.index, column].to_numpy() if column in self.text else "", reason)
             self.rows = self.rows[~mask]
 
     def blank(self, mask, column: str, reason: str) -> None:
@@ -100,9 +105,20 @@ class Checked:
         return rep
 
 
-def _check(col: Column, s: pd.Series) -> list[tuple[pd.Series, str]]:
-    """(mask of bad non-empty values, reason) pairs for one stripped text column; the masks are disjoint
-    and indexed like ``s``."""
+def _to_float(s: pd.Series) -> np.ndarray:
+    """Numbers parsed from stripped text, NaN where empty or not a number (Arrow's cast when every value
+    parses, else pandas' element-wise coercion)."""
+    try:
+        arr = pa.array(s, type=pa.string())
+        arr = pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
+        return pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return pd.to_numeric(s.where(s != ""), errors="coerce").to_numpy(dtype=float)
+
+
+def _check(col: Column, s: pd.Series) -> tuple[list[tuple[pd.Series, str]], pd.Series | None]:
+    """(mask of bad non-empty values, reason) pairs for one stripped text column, disjoint and indexed like
+    ``s``; and the parsed numbers of a numeric column."""
     present = (s != "").to_numpy()
 
     def mask(m: np.ndarray) -> pd.Series:
@@ -110,12 +126,12 @@ def _check(col: Column, s: pd.Series) -> list[tuple[pd.Series, str]]:
 
     if col.kind in _PATTERNS:
         pattern, reason = _PATTERNS[col.kind]
-        return [(mask(~s.str.fullmatch(pattern).fillna(False).to_numpy(dtype=bool)), reason)]
+        return [(mask(~s.str.fullmatch(pattern).fillna(False).to_numpy(dtype=bool)), reason)], None
     if col.kind == "enum":
-        return [(mask(~s.isin(col.values).to_numpy()), f"not one of {'/'.join(col.values)}")]
+        return [(mask(~s.isin(col.values).to_numpy()), f"not one of {'/'.join(col.values)}")], None
     if col.kind not in ("int", "float"):
-        return []
-    v = pd.to_numeric(s.where(s != ""), errors="coerce").to_numpy(dtype=float)
+        return [], None
+    v = _to_float(s)
     finite = np.isfinite(v)
     out = [(mask(np.isnan(v)), "not a number"), (mask(np.isinf(v)), "not a finite number")]
     if col.kind == "int":
@@ -129,7 +145,7 @@ def _check(col: Column, s: pd.Series) -> list[tuple[pd.Series, str]]:
     for m, reason in out:
         disjoint.append((m & ~taken, reason))
         taken |= m
-    return disjoint
+    return disjoint, pd.Series(v, index=s.index)
 
 
 def _all_empty(df: pd.DataFrame) -> np.ndarray:
@@ -142,30 +158,38 @@ def validate(raw: RawTable, spec: FileSpec) -> Checked:
     and rows repeating the spec's key rejected (first kept)."""
     ck = Checked(raw)
     ck.rows = ck.rows.apply(lambda s: s.str.strip()) if len(ck.rows) else ck.rows
+    ck.text = ck.rows.copy(deep=False)
     if len(ck.rows):
         empty = _all_empty(ck.rows)
         if empty.any():
             ck.reject(empty, spec.schema[0].name, "empty line")
-    for col in spec.schema:
+    parsed: dict[str, pd.Series] = {}
+    for col in sorted(spec.schema, key=lambda c: not c.required):  # rejections first, then blanking
         if col.required:
-            s = ck.rows[col.name]
-            missing = (s == "").to_numpy()
+            missing = (ck.rows[col.name] == "").to_numpy()
             if missing.any():
                 ck.reject(missing, col.name, "required value missing")
-            for bad, reason in _check(col, ck.rows[col.name]):
-                if bad.any():
-                    ck.reject(bad, col.name, reason)
-    for col in spec.schema:
-        if not col.required:
-            for bad, reason in _check(col, ck.rows[col.name]):
-                if bad.any():
-                    ck.blank(bad, col.name, reason)
+        masks, parsed[col.name] = _check(col, ck.rows[col.name])
+        for bad, reason in masks:
+            if bad.any():
+                (ck.reject if col.required else ck.blank)(bad, col.name, reason)
     if spec.key:
         dup = ck.rows.duplicated(list(spec.key), keep="first").to_numpy()
         if dup.any():
             ck.reject(dup, spec.key[0], f"duplicate {'/'.join(spec.key)} (first kept)")
-    for col in spec.schema:
-        if col.kind in ("int", "float"):
-            s = ck.rows[col.name]
-            ck.rows[col.name] = pd.to_numeric(s.where(s != ""), errors="coerce").astype(float)
+    for name, v in parsed.items():
+        if v is not None:
+            ck.rows[name] = v.reindex(ck.rows.index).where((ck.rows[name] != "").to_numpy())
     return ck
+
+
+def read_checked(root: Path, spec: FileSpec, year: int | None = None, encoding: str | None = None) -> Checked | None:
+    """Find, read and validate the file of ``spec`` under ``root``; None if an optional file is absent.
+    A missing required file, an unreadable file or a missing required column raises ContractError."""
+    try:
+        path = spec.path(root, year)
+    except ContractError:
+        if spec.required:
+            raise
+        return None
+    return validate(read_table(path, spec.schema, encoding), spec)

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from etl.contract import MUNICIPALITY_CHANGES, ContractError, read_table
+from etl.contract import MUNICIPALITY_CHANGES, ContractError
 from etl.report import FileReport
-from etl.validate import QUARANTINE_COLUMNS, validate
+from etl.validate import QUARANTINE_COLUMNS, read_checked
 
 
 def changes_file(root: Path) -> Path | None:
@@ -32,10 +32,9 @@ def read_changes(root: Path, known_codes: set[str], encoding: str | None = None
 
     Rows with a malformed date, or whose ``new_code`` is not a current municipality, ward or
     designated city, are quarantined with the reason; rows read = loaded + rejected."""
-    path = changes_file(root)
-    if path is None:
+    ck = read_checked(root, MUNICIPALITY_CHANGES, encoding=encoding)
+    if ck is None:
         return None, None, pd.DataFrame(columns=QUARANTINE_COLUMNS)
-    ck = validate(read_table(path, MUNICIPALITY_CHANGES.schema, encoding), MUNICIPALITY_CHANGES)
     bad_date = pd.to_datetime(ck.rows.effective, format="%Y-%m-%d", errors="coerce").isna()
     ck.reject(bad_date, "effective", "not a date (YYYY-MM-DD)")
     ck.reject(~ck.rows.new_code.isin(known_codes), "new_code",
