@@ -44,7 +44,7 @@ def unusable(rep: dict, quarantine: str) -> str | None:
     if rep["rows_loaded"]:
         return None
     if rep["rows_read"] == 0:
-        return f"{rep['file']}: no data rows (the file has only a header)"
+        return f"{rep['file']}: no data rows" + (" (the file has only a header)" if rep["encoding"] != "parquet" else "")
     return (f"{rep['file']}: all {rep['rows_read']:,} rows rejected, {_top(rep['rejected'])}; "
             f"the rejected rows are listed in {quarantine}")
 

@@ -153,7 +153,7 @@ def _all_empty(df: pd.DataFrame) -> np.ndarray:
 
 
 def validate(raw: RawTable, spec: FileSpec) -> Checked:
-    """Check every row of ``raw`` against ``spec``: empty lines and rows with a bad required value are
+    """Check every row of ``raw`` against ``spec``: empty rows and rows with a bad required value are
     rejected (first failing column in schema order), bad optional values blanked, numeric columns parsed,
     and rows repeating the spec's key rejected (first kept)."""
     ck = Checked(raw)
@@ -162,7 +162,7 @@ def validate(raw: RawTable, spec: FileSpec) -> Checked:
     if len(ck.rows):
         empty = _all_empty(ck.rows)
         if empty.any():
-            ck.reject(empty, spec.schema[0].name, "empty line")
+            ck.reject(empty, spec.schema[0].name, "empty row (no value in any contract column)")
     parsed: dict[str, pd.Series] = {}
     for col in sorted(spec.schema, key=lambda c: not c.required):  # rejections first, then blanking
         if col.required:

@@ -318,3 +318,20 @@ def test_utf8_file_read_as_cp932_is_refused_not_garbled(tmp_path):
     _assert_error(res, "the file is UTF-8 text")
     assert "error: " + str(root / "tsr/2010/company.csv") + ": the file is UTF-8 text" in res.output
     assert not (root / ".prodnet/cache/firms_2010.parquet").exists()
+
+
+def test_blank_line_is_rejected_and_line_numbers_stay_physical(tmp_path):
+    root = _fresh(tmp_path)
+    p = root / "tsr/2010/company.csv"
+    lines = p.read_bytes().split(b"\r\n")
+    lines.insert(5, b"")  # an empty line 6
+    p.write_bytes(b"\r\n".join(lines))
+    assert etl_cli(root).exit_code == 0
+    q = pd.read_csv(root / ".prodnet/cache/quarantine/tsr_2010.csv", dtype=str, keep_default_na=False)
+    q = q[q.file.str.endswith("company.csv")]
+    assert q.loc[q.reason.str.startswith("empty row"), "line"].tolist() == ["6"]
+    exp = {(c, str(next(i for i, ln in enumerate(lines, 1) if v.encode() in ln.split(b",")))) for c, v in
+           (("employees", "-3"), ("lon", "abc"))}
+    assert set(q.loc[q.action == "blanked", ["column", "line"]].itertuples(index=False, name=None)) == exp
+    rep = json.loads((root / ".prodnet/cache/load_report.json").read_text())["tsr/2010"]["company"]
+    assert rep["rows_read"] == len(lines) - 2 == rep["rows_loaded"] + rep["rows_rejected"]  # header, final ""
