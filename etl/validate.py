@@ -40,7 +40,6 @@ class Checked:
         self.rejected: dict[str, int] = {}
         self._rejected: list[pd.DataFrame] = []
         self._blanked: list[pd.DataFrame] = []
-        self.notes: dict[str, int] = {}
         if len(raw.malformed):
             m = raw.malformed
             self._record(self._rejected, m.line.to_numpy(), "", m.value.to_numpy(), m.reason.to_numpy())
@@ -99,8 +98,7 @@ class Checked:
         for b in self._blanked_of_loaded():
             for (col, reason), n in b.groupby(["column", "reason"], sort=False).size().items():
                 blanked[f"{col}: {reason}"] = int(n)
-        rep = FileReport(self.file, self.encoding, self.rows_read, len(self.rows), dict(self.rejected), blanked,
-                         dict(self.notes))
+        rep = FileReport(self.file, self.encoding, self.rows_read, len(self.rows), dict(self.rejected), blanked)
         rep.check()
         return rep
 
