@@ -13,17 +13,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from etl.contract import MUNICIPALITY_CHANGES, ContractError
+from etl.contract import MUNICIPALITY_CHANGES
 from etl.report import FileReport
 from etl.validate import QUARANTINE_COLUMNS, read_checked
-
-
-def changes_file(root: Path) -> Path | None:
-    """``<root>/geo/municipality_changes.(csv|parquet)`` if present."""
-    try:
-        return MUNICIPALITY_CHANGES.path(root)
-    except ContractError:
-        return None
 
 
 def read_changes(root: Path, known_codes: set[str], encoding: str | None = None
