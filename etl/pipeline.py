@@ -8,6 +8,7 @@ committed: its old tables are removed, its quarantine is still written, and the 
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
 import os
@@ -250,12 +251,19 @@ def run_etl(root: Path, work: Path | None = None, years: list[int] | None = None
     and is written to ``<work>/cache/load_report.json``. Raises EtlError, after writing the report, when a
     part failed or a vintage (``years``, ``need_vintages``) or survey year (``need_surveys``) is missing."""
     root = Path(root)
-    cache = Cache(work or default_work_dir(root))
-    step = progress or (lambda m: None)
+    if not root.is_dir():
+        raise EtlError([f"{root}: data root not found (a folder with tsr/, bsjbsa/ and industry/)"], {})
+    if encoding:
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise EtlError([f"unknown encoding {encoding!r} (use utf-8 or cp932, or leave it out)"], {}) from None
     try:
         present = vintages(root)
     except ContractError as e:
         raise EtlError([str(e)], {}) from None
+    cache = Cache(work or default_work_dir(root))
+    step = progress or (lambda m: None)
     todo = sorted(set(years or present))
     problems = _missing(root, sorted(set(todo) | set(need_vintages)), present, sorted(set(need_surveys)))
     if not present:

@@ -335,3 +335,16 @@ def test_blank_line_is_rejected_and_line_numbers_stay_physical(tmp_path):
     assert set(q.loc[q.action == "blanked", ["column", "line"]].itertuples(index=False, name=None)) == exp
     rep = json.loads((root / ".prodnet/cache/load_report.json").read_text())["tsr/2010"]["company"]
     assert rep["rows_read"] == len(lines) - 2 == rep["rows_loaded"] + rep["rows_rejected"]  # header, final ""
+
+
+@pytest.mark.parametrize("case, message", [
+    ("no root", "data root not found"), ("no tsr", "tsr: folder not found"), ("bad encoding", "unknown encoding 'latin-9x'"),
+])
+def test_unusable_root_or_option_is_one_line_and_writes_nothing(tmp_path, case, message):
+    root = tmp_path / "missing" if case == "no root" else _fresh(tmp_path)
+    if case == "no tsr":
+        shutil.rmtree(root / "tsr")
+    res = etl_cli(root, *(["--encoding", "latin-9x"] if case == "bad encoding" else []))
+    _assert_error(res, message)
+    assert sum(ln.startswith("error: ") for ln in res.output.splitlines()) == 1
+    assert not (root / ".prodnet").exists()
