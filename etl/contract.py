@@ -270,7 +270,10 @@ def read_table(path: Path, schema: tuple[Column, ...], encoding: str | None = No
     cols = {}
     for c in schema:
         if c.name in names:
-            cols[c.name] = table.column(c.name).cast(pa.string()).to_pandas().fillna("").astype(str)
+            col = table.column(c.name)
+            if pa.types.is_boolean(col.type):  # a Parquet flag (manufacturing, rauch) reads as 1 / 0
+                col = col.cast(pa.int8())
+            cols[c.name] = col.cast(pa.string()).to_pandas().fillna("").astype(str)
         else:
             cols[c.name] = pd.Series([""] * table.num_rows, dtype=str)
     return RawTable(path, enc, pd.DataFrame(cols), lines, malformed)

@@ -348,3 +348,17 @@ def test_unusable_root_or_option_is_one_line_and_writes_nothing(tmp_path, case, 
     _assert_error(res, message)
     assert sum(ln.startswith("error: ") for ln in res.output.splitlines()) == 1
     assert not (root / ".prodnet").exists()
+
+
+def test_typed_parquet_numbers_and_flags_read_as_their_text(tmp_path):
+    root = _fresh(tmp_path)
+    jsic = read_raw(root / "industry/jsic.csv")
+    typed = jsic.assign(manufacturing=jsic.manufacturing == "1",
+                        sector12=pd.to_numeric(jsic.sector12.replace("", None)).astype("Int64"))
+    (root / "industry/jsic.csv").unlink()
+    typed.to_parquet(root / "industry/jsic.parquet", index=False)
+    assert etl_cli(root).exit_code == 0
+    got = Cache(root / ".prodnet").read("industry_jsic")
+    assert got.jsic4.tolist() == jsic.jsic4.tolist() and got.jsic4.str.startswith("0").any()
+    assert got.manufacturing.tolist() == jsic.manufacturing.astype(int).tolist()
+    assert [("" if pd.isna(v) else str(v)) for v in got.sector12] == jsic.sector12.tolist()  # 1..12 or empty
