@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analytics.econometrics.vcov import VcovSpec, meat, wald
+from analytics.econometrics.vcov import VcovSpec, is_singular, meat, n_clusters, wald
 
 
 def f_scale(spec: VcovSpec, n: int, L: int, g: int | None) -> float:
@@ -48,7 +48,10 @@ def _rk_stat(X, Z, pi, spec, groups, use_residuals: bool) -> float:
     T = np.kron(np.linalg.inv(rxx).T, np.linalg.inv(rzz).T)
     v_theta = T @ S @ T.T
     P = np.kron(b_perp.T, a_perp.T)
-    return float(n * lam @ np.linalg.solve(P @ v_theta @ P.T, lam))
+    v_lam = P @ v_theta @ P.T
+    if is_singular(v_lam):  # e.g. more restrictions than clusters − 1
+        return float("nan")
+    return float(n * lam @ np.linalg.solve(v_lam, lam))
 
 
 def canonical_correlations(X: np.ndarray, Z: np.ndarray) -> np.ndarray:
@@ -63,7 +66,7 @@ def kleibergen_paap(X, Z, spec: VcovSpec, groups, L: int) -> dict:
     n, m = X.shape
     k = Z.shape[1]
     pi = np.linalg.lstsq(Z, X, rcond=None)[0]
-    g = len(np.unique(groups)) if spec.kind == "cluster" else None
+    g = n_clusters(groups)
     if spec.kind == "iid":  # ranktest: iid Wald = Cragg–Donald, iid LM = Anderson canonical correlations
         ev = canonical_correlations(X, Z)[0]
         w, lm = n * ev / (1 - ev), n * ev
@@ -96,7 +99,7 @@ def _wald_f(y, Z, spec, groups, L: int, restrictions: int) -> tuple[float, float
     else:
         v = bread @ meat(Z * e[:, None], spec.kind, groups) @ bread
     chi2 = wald(coef, v)
-    g = len(np.unique(groups)) if spec.kind == "cluster" else None
+    g = n_clusters(groups)
     return chi2 / restrictions * f_scale(spec, n, L, g), chi2
 
 
@@ -115,7 +118,7 @@ def sanderson_windmeijer(X, Z, spec: VcovSpec, groups, L: int) -> list[tuple[flo
             d = np.linalg.lstsq(xhat[:, others], X[:, j], rcond=None)[0]
             e = X[:, j] - X[:, others] @ d
         chi2 = _wald_f(e, Z, spec, groups, L, 1)[1]
-        g = len(np.unique(groups)) if spec.kind == "cluster" else None
+        g = n_clusters(groups)
         out.append((chi2 / (k - m + 1) * f_scale(spec, n, L, g), k - m + 1, n - L))
     return out
 
@@ -126,8 +129,64 @@ def anderson_rubin(y, X, Z, spec: VcovSpec, groups, L: int, b0: np.ndarray | Non
     b0 = np.zeros(X.shape[1]) if b0 is None else np.asarray(b0, float)
     f, chi2 = _wald_f(y - X @ b0, Z, spec, groups, L, k)
     n = len(y)
-    df2 = (len(np.unique(groups)) - 1) if spec.kind == "cluster" else n - L
+    df2 = (n_clusters(groups) - 1) if spec.kind == "cluster" else n - L
     return {"ar_f": f, "ar_f_p": float(stats.f.sf(f, k, df2)), "ar_chi2": chi2, "ar_chi2_p": float(stats.chi2.sf(chi2, k))}
+
+
+def moment_cov(e: np.ndarray, Z: np.ndarray, spec: VcovSpec, groups) -> np.ndarray:
+    """S, the covariance of √n·ḡ with gᵢ = zᵢeᵢ: (1/N) Σ gᵢgᵢ' (robust), cluster sums (cluster, multi-way
+    by inclusion–exclusion), or σ̂² Z'Z/N with σ̂² = e'e/N (iid). No small-sample factor (ivreg2)."""
+    n = len(e)
+    if spec.kind == "iid":
+        return float(e @ e) / n * (Z.T @ Z) / n
+    return meat(Z * e[:, None], spec.kind, groups) / n
+
+
+def gmm_j(y: np.ndarray, X: np.ndarray, Z: np.ndarray, S: np.ndarray) -> float:
+    """J = N ḡ(b)' S⁻¹ ḡ(b) at the efficient GMM estimate b with weight S⁻¹ (Hansen 1982); NaN when S is
+    singular (ivreg2 then reports no overidentification statistic)."""
+    if is_singular(S):
+        return float("nan")
+    n = len(y)
+    zx, zy = Z.T @ X / n, Z.T @ y / n
+    wzx = np.linalg.solve(S, zx)
+    b = np.linalg.solve(zx.T @ wzx, wzx.T @ zy)
+    g = Z.T @ (y - X @ b) / n
+    return float(n * g @ np.linalg.solve(S, g))
+
+
+def overidentification(y, X, Z, e, spec: VcovSpec, groups) -> dict:
+    """Sargan (iid) or Hansen J (robust / cluster) test that the excluded instruments are valid, as ivreg2
+    reports it: J of the two-step efficient GMM estimator whose weight comes from the 2SLS residuals ``e``.
+    Under iid it is N·e'P_Z e / e'e. Empty when the equation is exactly identified. X, Z include the
+    exogenous regressors (all data with the FE partialled out)."""
+    q = Z.shape[1] - X.shape[1]
+    if q <= 0:
+        return {}
+    name = "sargan" if spec.kind == "iid" else "hansen_j"
+    j = gmm_j(y, X, Z, moment_cov(e, Z, spec, groups))
+    return {name: j, f"{name}_df": q, f"{name}_p": float(stats.chi2.sf(j, q))}
+
+
+def endogeneity(y, X, Z, tested: list[int], spec: VcovSpec, groups, k_full: int) -> dict:
+    """C statistic (difference-in-Sargan/Hansen) that the regressors X[:, tested] are exogenous, as ivreg2's
+    ``endog()``: J of the equation that adds them to the instruments minus J of the estimated equation, both
+    weighted by S from the larger equation's 2SLS residuals, so C ≥ 0; χ²(len(tested)). Under iid this is the
+    Durbin (1954) statistic, reported with the Wu–Hausman F (df len(tested), N − ``k_full`` − len(tested))."""
+    q = len(tested)
+    za = np.column_stack([Z, X[:, tested]])
+    xhat = za @ np.linalg.lstsq(za, X, rcond=None)[0]
+    ea = y - X @ np.linalg.lstsq(xhat, y, rcond=None)[0]
+    sa = moment_cov(ea, za, spec, groups)
+    c = gmm_j(y, X, za, sa) - gmm_j(y, X, Z, sa[:Z.shape[1], :Z.shape[1]])
+    out = {"endog_c": c, "endog_c_df": q, "endog_c_p": float(stats.chi2.sf(c, q))}
+    if spec.kind == "iid":
+        n = len(y)
+        delta = c * float(ea @ ea) / n
+        v = n - k_full - q
+        f = (delta / q) / ((float(ea @ ea) - delta) / v)
+        out |= {"wu_hausman_f": f, "wu_hausman_p": float(stats.f.sf(f, q, v))}
+    return out
 
 
 @lru_cache(maxsize=1)

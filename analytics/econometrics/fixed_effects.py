@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -85,26 +86,33 @@ def is_nested(fe: np.ndarray, cluster: np.ndarray) -> bool:
     return bool((df.groupby("f").c.nunique() == 1).all())
 
 
-def absorb(df: pd.DataFrame, names: list[str], cluster: str | None) -> Absorbed:
+def absorb(df: pd.DataFrame, names: list[str], clusters: str | Sequence[str] | None = ()) -> Absorbed:
+    """FE codes and absorbed df; an FE set nested in any of the cluster variables is marked nested
+    (reghdfe)."""
     codes = factorize(df, names)
     levels = [int(len(np.unique(codes[:, j]))) for j in range(codes.shape[1])]
     df_a = _rank([codes[:, j] for j in range(codes.shape[1])], levels)
-    nested = []
-    if cluster is not None:
-        cl = pd.factorize(df[cluster])[0]
-        nested = [n for j, n in enumerate(names) if is_nested(codes[:, j], cl)]
+    clusters = [clusters] if isinstance(clusters, str) else list(clusters or ())
+    cls = [pd.factorize(df[c])[0] for c in clusters]
+    nested = [n for j, n in enumerate(names) if any(is_nested(codes[:, j], cl) for cl in cls)]
     return Absorbed(names, codes, levels, df_a, nested)
 
 
 def demean(x: np.ndarray, ab: Absorbed | None, weights: np.ndarray | None = None) -> np.ndarray:
-    """Columns of ``x`` with every FE set projected out (or the mean removed when none)."""
+    """Columns of ``x`` with every FE set projected out (or the mean removed when none). Each column is
+    scaled to unit standard deviation first, so the tolerance is relative to the variable's own scale.
+    Never called on an empty array: the compiled demeaning aborts the process on one."""
     x = np.asarray(x, dtype=np.float64)
     if ab is None or not ab.names:
         return x - x.mean(axis=0)
+    if x.shape[0] == 0:
+        raise ValueError("cannot demean an empty sample")
     from pyfixest.estimation import demean as _pf_demean
 
+    sd = x.std(axis=0)
+    sd = np.where(sd > 0, sd, 1.0)
     w = np.ones(x.shape[0]) if weights is None else weights
-    out, ok = _pf_demean(np.ascontiguousarray(x), np.ascontiguousarray(ab.codes), w, tol=DEMEAN_TOL)
+    out, ok = _pf_demean(np.ascontiguousarray(x / sd), np.ascontiguousarray(ab.codes), w, tol=DEMEAN_TOL)
     if not ok:
         raise RuntimeError("fixed-effect demeaning did not converge (tolerance 1e-8)")
-    return out
+    return out * sd

@@ -12,28 +12,15 @@ FE, minutes at 100k rows)."""
 
 from __future__ import annotations
 
-import warnings
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from analytics.econometrics import diagnostics as dg
-from analytics.econometrics.fixed_effects import absorb, demean, factorize, singleton_mask
-from analytics.econometrics.result import FirstStage, Fit
-from analytics.econometrics.vcov import VcovSpec, sandwich, wald
-
-COLLINEAR_TOL = 1e-9
-
-
-@dataclass(frozen=True)
-class Spec:
-    depvar: str
-    exog: list[str]
-    fe: list[str]
-    endog: list[str]
-    instruments: list[str]
+from analytics.econometrics.fixed_effects import absorb, demean
+from analytics.econometrics.result import EstimationError, FirstStage, Fit, numeric_flags
+from analytics.econometrics.sample import Sample, Spec, check_clusters, check_roles, prepare, screen, var_name
+from analytics.econometrics.vcov import VcovSpec, n_clusters, sandwich, wald
 
 
 def _terms(s: str) -> list[str]:
@@ -56,74 +43,46 @@ def parse_formula(formula: str) -> Spec:
     return Spec(lhs.strip(), _terms(rhs), fe, endog, inst)
 
 
-def _drop_collinear(m: np.ndarray, raw: np.ndarray, names: list[str]) -> tuple[np.ndarray, list[str], list[str]]:
-    """Drop columns absorbed by the FE (≈ zero after demeaning) or linearly dependent on earlier ones."""
-    keep, dropped = [], []
-    scale = np.maximum(np.linalg.norm(raw, axis=0), 1.0)
-    for j in range(m.shape[1]):
-        if np.linalg.norm(m[:, j]) <= COLLINEAR_TOL * scale[j]:
-            dropped.append(names[j])
-            continue
-        cand = keep + [j]
-        if np.linalg.matrix_rank(m[:, cand], tol=COLLINEAR_TOL * np.linalg.norm(m[:, cand])) < len(cand):
-            dropped.append(names[j])
-            continue
-        keep.append(j)
-    return m[:, keep], [names[j] for j in keep], dropped
-
-
 def feiv(formula: str | None = None, data: pd.DataFrame | None = None, vcov="robust", *, depvar=None, exog=(),
          endog=(), instruments=(), absorb_fe=(), drop_singletons: bool = True) -> Fit:
-    """Estimate by FE-2SLS (or FE-OLS when there is no endogenous variable). See module docstring."""
+    """Estimate by FE-2SLS (or FE-OLS when there is no endogenous variable). See module docstring.
+
+    Raises ``EstimationError`` (naming the cause) when the model cannot be estimated: no rows left after
+    missing values or singletons, fewer rows than parameters, an endogenous regressor absorbed by the FE
+    or collinear, too few instruments (also after dropping absorbed ones), fewer than two clusters."""
     spec = parse_formula(formula) if formula else Spec(depvar, list(exog), list(absorb_fe), list(endog),
                                                         list(instruments))
     vs = VcovSpec.parse(vcov)
-    if len(spec.instruments) < len(spec.endog):
-        raise ValueError(f"underidentified: {len(spec.endog)} endogenous, {len(spec.instruments)} instruments")
-    cols = list(dict.fromkeys([spec.depvar, *spec.exog, *spec.endog, *spec.instruments, *spec.fe,
-                               *([vs.cluster] if vs.cluster else [])]))
-    missing = [c for c in cols if c not in data.columns]
-    if missing:
-        raise KeyError(f"column(s) not in data: {', '.join(missing)}")
-    df = data[cols].dropna()
-    n_singletons = 0
-    if spec.fe and drop_singletons:
-        keep = singleton_mask(factorize(df, spec.fe))
-        n_singletons = int((~keep).sum())
-        df = df[keep]
-    return _estimate(df, spec, vs, n_singletons)
+    check_roles(spec)
+    smp = prepare(data, [spec.depvar, *spec.exog, *spec.endog, *spec.instruments], spec.fe, vs, drop_singletons)
+    return _estimate(smp, spec, vs)
 
 
-def _estimate(df: pd.DataFrame, spec: Spec, vs: VcovSpec, n_singletons: int) -> Fit:
+def _estimate(smp: Sample, spec: Spec, vs: VcovSpec) -> Fit:
+    df, flags = smp.data, []
     n = len(df)
-    ab = absorb(df, spec.fe, vs.cluster) if spec.fe else None
-    groups = df[vs.cluster].to_numpy() if vs.cluster else None
-    num = [spec.depvar, *spec.endog, *spec.exog, *spec.instruments]
-    raw = df[num].to_numpy(np.float64)
+    groups = check_clusters(df, vs, flags)
+    ab = absorb(df, spec.fe, vs.clusters) if spec.fe else None
+    raw = df[[spec.depvar, *spec.endog, *spec.exog, *spec.instruments]].to_numpy(np.float64)
     w = demean(raw, ab) if ab else raw.copy()
-    y = w[:, 0]
-    m, p = len(spec.endog), len(spec.exog)
-    xen, xex, zex = w[:, 1:1 + m], w[:, 1 + m:1 + m + p], w[:, 1 + m + p:]
-    exog_names = list(spec.exog)
+    ex, inst, dropped = screen(raw, w if ab else raw - raw.mean(axis=0), spec, flags)
+    m = len(spec.endog)
+    y, xen, xex, zex = w[:, 0], w[:, 1:1 + m], w[:, ex], w[:, inst]
+    exog_names = [var_name(spec, c) for c in ex]
     if ab is None:  # constant as a regressor
         xex = np.column_stack([xex, np.ones(n)])
         exog_names.append("_cons")
-    raw_ex = raw[:, 1 + m:1 + m + p]
-    if ab is None:
-        raw_ex = np.column_stack([raw_ex, np.ones(n)])
-    xex, exog_names, dropped = _drop_collinear(xex, raw_ex, exog_names)
-    if dropped:
-        warnings.warn(f"dropped collinear regressor(s): {', '.join(dropped)}", stacklevel=3)
+    instruments = [var_name(spec, c) for c in inst]
+    df_full = ab.df_a if ab else 0
+    _check_size(smp, n, max(len(inst), m) + xex.shape[1], df_full)
     df_abs = ab.df_absorbed(vs.kind == "cluster") if ab else 0
+    K = m + xex.shape[1] + df_abs
     X = np.column_stack([xen, xex])
     Z = np.column_stack([zex, xex])
-    if np.linalg.matrix_rank(Z) < Z.shape[1]:
-        raise ValueError("instruments are collinear (with each other, the exogenous regressors or the FE)")
     names = [*spec.endog, *exog_names]
     xhat = Z @ np.linalg.lstsq(Z, X, rcond=None)[0] if m else X
     beta = np.linalg.lstsq(xhat, y, rcond=None)[0]
     e = y - X @ beta
-    K = X.shape[1] + df_abs
     V = sandwich(xhat, e, vs, K, groups)
     rss = float(e @ e)
     yraw = raw[:, 0]
@@ -131,14 +90,23 @@ def _estimate(df: pd.DataFrame, spec: Spec, vs: VcovSpec, n_singletons: int) -> 
         method="2sls" if m else "ols", depvar=spec.depvar, coef=pd.Series(beta, index=names),
         vcov=pd.DataFrame(V, index=names, columns=names), vcov_type=vs.kind, nobs=n, df_resid=n - K, k=K,
         df_a=df_abs, r2=_r2(rss, yraw - yraw.mean()), r2_within=_r2(rss, y - (y.mean() if ab is None else 0)),
-        rss=rss, fe=list(spec.fe),
-        cluster=vs.cluster, n_clusters=len(np.unique(groups)) if vs.cluster else None,
-        dropped_singletons=n_singletons, dropped_collinear=dropped, endog=list(spec.endog),
-        instruments=list(spec.instruments),
+        rss=rss, fe=list(spec.fe), cluster=vs.cluster, n_clusters=n_clusters(groups), n_input=smp.n_input,
+        dropped=dict(smp.dropped), dropped_collinear=dropped, endog=list(spec.endog), instruments=instruments,
+        flags=flags,
     )
     if m:
-        _diagnose(fit, y, xen, zex, xex, vs, groups, df_abs, spec)
+        _diagnose(fit, y, X, Z, vs, groups, df_full)
+    fit.flags += numeric_flags(fit)
     return fit
+
+
+def _check_size(smp: Sample, n: int, params: int, df_a: int) -> None:
+    """At least one residual degree of freedom beyond the first-stage parameters (instruments + exogenous
+    regressors) and the ``df_a`` absorbed by the FE; otherwise N − K or N − L would be zero or negative."""
+    if n <= params + df_a:
+        drops = ", ".join(f"{v:,} {k}" for k, v in smp.dropped.items())
+        raise EstimationError(f"{n:,} rows for {params + df_a:,} parameters ({params} coefficients, {df_a:,} "
+                              f"absorbed by the fixed effects), after dropping {drops} of {smp.n_input:,} rows")
 
 
 def _r2(rss: float, centred: np.ndarray) -> float:
@@ -152,15 +120,17 @@ def _partial(a: np.ndarray, xex: np.ndarray) -> np.ndarray:
     return a - xex @ np.linalg.lstsq(xex, a, rcond=None)[0]
 
 
-def _diagnose(fit: Fit, y, xen, zex, xex, vs: VcovSpec, groups, df_abs: int, spec: Spec) -> None:
-    """First stages and weak-identification statistics (ivreg2 conventions)."""
-    n, (m, k) = len(y), (xen.shape[1], zex.shape[1])
-    L = k + xex.shape[1] + df_abs
+def _diagnose(fit: Fit, y, X, Z, vs: VcovSpec, groups, df_a_full: int) -> None:
+    """First stages, weak-identification, overidentification and endogeneity statistics (ivreg2
+    conventions). X = [endogenous, exogenous], Z = [excluded instruments, exogenous], all demeaned;
+    ``df_a_full`` is the absorbed df without the nested-in-cluster adjustment (for the iid Wu–Hausman F)."""
+    n, m, k = len(y), len(fit.endog), len(fit.instruments)
+    xen, xex, zex = X[:, :m], X[:, m:], Z[:, :k]
+    L = Z.shape[1] + fit.df_a
     Xp, Zp, yp = _partial(xen, xex), _partial(zex, xex), _partial(y, xex)
-    Z = np.column_stack([zex, xex])
-    znames = [*spec.instruments, *fit.coef.index[m:]]
+    znames = [*fit.instruments, *fit.coef.index[m:]]
     sw = dg.sanderson_windmeijer(Xp, Zp, vs, groups, L)
-    for j, name in enumerate(spec.endog):
+    for j, name in enumerate(fit.endog):
         coef = np.linalg.lstsq(Z, xen[:, j], rcond=None)[0]
         v = xen[:, j] - Z @ coef
         V = sandwich(Z, v, vs, L, groups)
@@ -174,4 +144,7 @@ def _diagnose(fit: Fit, y, xen, zex, xex, vs: VcovSpec, groups, df_abs: int, spe
     fit.diagnostics.update(dg.kleibergen_paap(Xp, Zp, vs, groups, L))
     fit.diagnostics.update(dg.cragg_donald(Xp, Zp, L))
     fit.diagnostics.update(dg.anderson_rubin(yp, Xp, Zp, vs, groups, L))
+    e = y - X @ fit.coef.to_numpy()
+    fit.diagnostics.update(dg.overidentification(y, X, Z, e, vs, groups))
+    fit.diagnostics.update(dg.endogeneity(y, X, Z, list(range(m)), vs, groups, k_full=X.shape[1] + df_a_full))
     fit.stock_yogo = dg.stock_yogo(m, k)

@@ -9,6 +9,17 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+# an SE this many times |coefficient| is flagged as numerically meaningless
+SE_RATIO_FLAG = 1_000
+
+
+class EstimationError(ValueError):
+    """The model cannot be estimated on these data; the message names the cause (rows, variable, clusters)."""
+
+
+class EstimationWarning(UserWarning):
+    """The model was estimated but something about it deserves the reader's attention."""
+
 
 @dataclass
 class FirstStage:
@@ -42,7 +53,8 @@ class Fit:
     fe: list[str] = field(default_factory=list)
     cluster: str | None = None
     n_clusters: int | None = None
-    dropped_singletons: int = 0
+    n_input: int | None = None  # rows handed to the estimator
+    dropped: dict[str, int] = field(default_factory=dict)  # reason ("missing values", "singletons") → rows
     dropped_collinear: list[str] = field(default_factory=list)
     endog: list[str] = field(default_factory=list)
     instruments: list[str] = field(default_factory=list)
@@ -50,6 +62,15 @@ class Fit:
     diagnostics: dict[str, float] = field(default_factory=dict)
     stock_yogo: dict[str, float] = field(default_factory=dict)
     extra: dict = field(default_factory=dict)
+    flags: list[str] = field(default_factory=list)  # what a reader must know (few clusters, absurd SEs, …)
+
+    @property
+    def dropped_singletons(self) -> int:
+        return self.dropped.get("singletons", 0)
+
+    @property
+    def dropped_missing(self) -> int:
+        return self.dropped.get("missing values", 0)
 
     @property
     def se(self) -> pd.Series:
@@ -79,5 +100,39 @@ class Fit:
 
     def summary_stats(self) -> dict:
         out = {"nobs": self.nobs, "r2": self.r2, "r2_within": self.r2_within, "df_resid": self.df_resid,
-               "n_clusters": self.n_clusters, **self.diagnostics, **self.extra}
+               "n_clusters": self.n_clusters, "dropped_missing": self.dropped_missing,
+               "dropped_singletons": self.dropped_singletons, **self.diagnostics, **self.extra}
         return {k: v for k, v in out.items() if v is not None}
+
+    def sample_note(self) -> str:
+        """'N = 2,990 (10 rows dropped: 4 with missing values, 6 singletons)' or 'N = 3,000'."""
+        parts = [f"{v:,} {'with ' if k == 'missing values' else ''}{k}" for k, v in self.dropped.items() if v]
+        total = sum(self.dropped.values())
+        return f"N = {self.nobs:,}" + (f" ({total:,} rows dropped: {', '.join(parts)})" if parts else "")
+
+    def summary(self) -> str:
+        """Plain-text summary: sample, coefficients, diagnostics and flags."""
+        t = self.tidy().set_index("term")
+        lines = [f"{self.method.upper()} of {self.depvar}; {self.sample_note()}; vcov {self.vcov_type}"
+                 + (f" by {self.cluster} ({self.n_clusters} clusters)" if self.cluster else ""),
+                 t[["estimate", "std_error", "p_value"]].to_string()]
+        if self.diagnostics:
+            lines.append("; ".join(f"{k} {v:.4g}" for k, v in self.diagnostics.items()))
+        lines += [f"! {f}" for f in self.flags]
+        return "\n".join(lines)
+
+
+def numeric_flags(fit: Fit) -> list[str]:
+    """Flags a reader must see beside the numbers: SEs ≥ SE_RATIO_FLAG × |coefficient|, undefined SEs and
+    first stages with F below 1."""
+    out = []
+    se = fit.se
+    for term, b in fit.coef.items():
+        if not np.isfinite(se[term]):
+            out.append(f"standard error of {term} is not defined")
+        elif se[term] > SE_RATIO_FLAG * abs(b):
+            out.append(f"standard error of {term} is {se[term]:.3g}, over {SE_RATIO_FLAG:,} times its coefficient")
+    for name, fs in fit.first_stages.items():
+        if fs.f_excluded < 1:
+            out.append(f"first stage of {name}: F of the excluded instruments {fs.f_excluded:.3g} < 1")
+    return out

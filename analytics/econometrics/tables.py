@@ -1,6 +1,7 @@
 """Publication tables in the paper's layout (e.g. Table 7): coefficients with stars and SEs in
-parentheses, fixed-effect check rows, N, number of buyers, R², Kleibergen–Paap F; as markdown, LaTeX,
-HTML, and a tidy frame (table, column, term, estimate, std_error, p_value, nobs, statistic rows)."""
+parentheses, fixed-effect check rows, N, number of buyers, R², Kleibergen–Paap F, the rows each column
+dropped (missing values, singletons) and the flags of each fit; as markdown, LaTeX, HTML, and a tidy frame
+(table, column, term, estimate, std_error, p_value, nobs, statistic rows)."""
 
 from __future__ import annotations
 
@@ -63,7 +64,19 @@ class Table:
                 v = None if f is None else f.summary_stats().get(key)
                 vals.append(f"{v:,}" if isinstance(v, int | np.integer) else _fmt(v, 4) if v is not None else "")
             rows.append([label, *vals])
-        return rows
+        return rows + self._dropped_rows()
+
+    def _dropped_rows(self) -> list[list[str]]:
+        """'Rows dropped: missing values' / '…: singletons' rows, for the reasons any column has."""
+        fits = list(self.columns.values())
+        reasons = dict.fromkeys(r for f in fits if f is not None for r, v in f.dropped.items() if v)
+        return [[f"Rows dropped: {r}", *[f"{f.dropped.get(r, 0):,}" if f is not None else "" for f in fits]]
+                for r in reasons]
+
+    def flag_notes(self) -> list[str]:
+        """One line per flagged column: '(3) Label: flag; flag'."""
+        return [f"({i}) {label}: {'; '.join(f.flags)}" for i, (label, f) in enumerate(self.columns.items(), 1)
+                if f is not None and f.flags]
 
     def header(self) -> list[str]:
         return ["", *[f"({i}) {k}" if not k.startswith("(") else k for i, k in enumerate(self.columns, 1)]]
@@ -75,6 +88,9 @@ class Table:
         lines += ["| " + " | ".join(r) + " |" for r in self.body()]
         if self.notes:
             lines += ["", f"*Notes:* {self.notes} ***, **, * : significance at 1%, 5%, 10%."]
+        flags = self.flag_notes()
+        if flags:
+            lines += ["", "*Flags:*", *[f"- {x}" for x in flags]]
         return "\n".join(lines) + "\n"
 
     def latex(self) -> str:
@@ -90,6 +106,7 @@ class Table:
         out += ["\\hline", "\\end{tabular}"]
         if self.notes:
             out.append(f"\\par\\footnotesize Notes: {esc(self.notes)} ***, **, *: significance at 1\\%, 5\\%, 10\\%.")
+        out += [f"\\par\\footnotesize Flag: {esc(x)}" for x in self.flag_notes()]
         out.append("\\end{table}")
         return "\n".join(out) + "\n"
 
@@ -101,6 +118,7 @@ class Table:
         out.append("</tbody></table>")
         if self.notes:
             out.append(f"<p class='notes'>Notes: {html.escape(self.notes)} ***, **, *: 1%, 5%, 10%.</p>")
+        out += [f"<p class='flag'>Flag: {html.escape(x)}</p>" for x in self.flag_notes()]
         return "\n".join(out)
 
     def tidy(self) -> pd.DataFrame:

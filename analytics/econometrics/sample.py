@@ -1,0 +1,196 @@
+"""The estimation sample and the checks every estimator runs before any compiled code sees the data.
+
+pyfixest's compiled demeaning aborts the whole process on an empty frame, which no ``except`` can catch,
+so the row count is checked first; a variable absorbed by the fixed effects can survive demeaning as
+numerical noise, so absorption is judged by the share of a variable's centred norm left after demeaning,
+a scale-free measure. Every dropped row is counted with its reason."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from analytics.econometrics.fixed_effects import factorize, singleton_mask
+from analytics.econometrics.result import EstimationError, EstimationWarning
+from analytics.econometrics.vcov import VcovSpec, cluster_codes, n_clusters
+
+# a variable whose demeaned norm is below this share of its centred norm is absorbed by the FE
+ABSORBED_TOL = 1e-6
+# a (normalised) column this close to the span of earlier ones is collinear with them
+COLLINEAR_TOL = 1e-6
+# below this many clusters cluster-robust inference is doubtful (Cameron & Miller 2015, §VI: 20–50)
+FEW_CLUSTERS = 30
+
+
+@dataclass(frozen=True)
+class Spec:
+    depvar: str
+    exog: list[str]
+    fe: list[str]
+    endog: list[str]
+    instruments: list[str]
+
+
+@dataclass
+class Sample:
+    data: pd.DataFrame
+    n_input: int
+    dropped: dict[str, int]
+
+
+def _missing_mask(df: pd.DataFrame, numeric: list[str]) -> pd.Series:
+    bad = df.isna().any(axis=1)
+    for c in numeric:
+        bad |= ~np.isfinite(df[c].to_numpy(np.float64))
+    return bad
+
+
+def _check_numeric(df: pd.DataFrame, numeric: list[str]) -> None:
+    for c in numeric:
+        if not (pd.api.types.is_numeric_dtype(df[c]) or pd.api.types.is_bool_dtype(df[c])):
+            raise EstimationError(f"variable {c} is not numeric (dtype {df[c].dtype})")
+
+
+def prepare(data: pd.DataFrame, numeric: list[str], fe: list[str], vs: VcovSpec,
+            drop_singletons: bool = True) -> Sample:
+    """Keep the needed columns, drop rows with missing or infinite values, then (with FE) singletons,
+    iteratively as reghdfe does; raise ``EstimationError`` naming the cause when no row is left."""
+    cols = list(dict.fromkeys([*numeric, *fe, *vs.clusters]))
+    absent = [c for c in cols if c not in data.columns]
+    if absent:
+        raise KeyError(f"column(s) not in data: {', '.join(absent)}")
+    df = data[cols]
+    _check_numeric(df, numeric)
+    n_input = len(df)
+    bad = _missing_mask(df, numeric)
+    dropped = {"missing values": int(bad.sum())}
+    if bad.all():
+        worst = ", ".join(f"{c} ({int(k):,})" for c, k in df.isna().sum().sort_values(ascending=False).items() if k)
+        raise EstimationError(f"0 rows left of {n_input:,} after dropping rows with missing or infinite values"
+                              + (f"; missing per column: {worst}" if worst else ""))
+    df = df[~bad.to_numpy()]
+    if fe and drop_singletons:
+        keep = singleton_mask(factorize(df, fe))
+        dropped["singletons"] = int((~keep).sum())
+        if not keep.any():
+            raise EstimationError(f"0 rows after dropping {dropped['singletons']:,} singletons of the fixed effects "
+                                  f"{' + '.join(fe)} ({len(df):,} complete rows)")
+        df = df[keep]
+    return Sample(df, n_input, dropped)
+
+
+def check_clusters(df: pd.DataFrame, vs: VcovSpec, flags: list[str]) -> np.ndarray | None:
+    """Cluster codes; an error with fewer than two clusters, a warning (and a flag) with few."""
+    groups = cluster_codes(df, vs)
+    g = n_clusters(groups)
+    if g is None:
+        return None
+    if g < 2:
+        raise EstimationError(f"{g} cluster(s) of {vs.cluster}: clustered standard errors need at least two")
+    if g < FEW_CLUSTERS:
+        msg = (f"only {g} clusters ({vs.cluster}): cluster-robust asymptotics are doubtful below about "
+               f"{FEW_CLUSTERS}; tests with more than {g - 1} restrictions are not reported")
+        warnings.warn(msg, EstimationWarning, stacklevel=3)
+        flags.append(msg)
+    return groups
+
+
+def within_share(raw: np.ndarray, demeaned: np.ndarray) -> np.ndarray:
+    """‖demeaned‖ / ‖raw − mean‖ per column: the share of a variable's variation the FE leave; 0 for a
+    constant column (absorbed by the constant every FE set contains)."""
+    centred = np.linalg.norm(raw - raw.mean(axis=0), axis=0)
+    scale = np.maximum(np.linalg.norm(raw, axis=0), np.finfo(float).tiny)
+    share = np.linalg.norm(demeaned, axis=0) / np.where(centred > 0, centred, 1.0)
+    return np.where(centred <= 1e-12 * scale, 0.0, share)
+
+
+def dependent_on_earlier(m: np.ndarray, start: int = 0) -> list[int]:
+    """Indices j ≥ ``start`` of columns lying (within COLLINEAR_TOL, after scaling every column to unit
+    norm) in the span of the columns before them that are themselves independent."""
+    norms = np.linalg.norm(m, axis=0)
+    u = m / np.where(norms > 0, norms, 1.0)
+    keep, bad = [], []
+    for j in range(m.shape[1]):
+        r = u[:, j]
+        if keep:
+            r = r - u[:, keep] @ np.linalg.lstsq(u[:, keep], r, rcond=None)[0]
+        if norms[j] == 0 or np.linalg.norm(r) <= COLLINEAR_TOL:
+            if j >= start:
+                bad.append(j)
+            continue
+        keep.append(j)
+    return bad
+
+
+def check_roles(spec: Spec) -> None:
+    """Each variable in one role only (an endogenous regressor listed as an instrument would silently
+    give OLS) and at least as many excluded instruments as endogenous regressors."""
+    seen: dict[str, str] = {}
+    roles = {"the dependent variable": [spec.depvar], "an exogenous regressor": spec.exog,
+             "an endogenous regressor": spec.endog, "an excluded instrument": spec.instruments}
+    for role, names in roles.items():
+        for v in names:
+            if v in seen:
+                raise EstimationError(f"{v} is listed both as {seen[v]} and as {role}")
+            seen[v] = role
+    if len(spec.instruments) < len(spec.endog):
+        raise EstimationError(f"underidentified: {len(spec.endog)} endogenous, {len(spec.instruments)} instruments")
+
+
+def _warn(flags: list[str], msg: str) -> None:
+    warnings.warn(msg, EstimationWarning, stacklevel=4)
+    flags.append(msg)
+
+
+def screen(raw: np.ndarray, dm: np.ndarray, spec: Spec, flags: list[str]) -> tuple[list[int], list[int], list[str]]:
+    """Columns of exogenous regressors and instruments to keep, as indices into ``raw`` (depvar, endog,
+    exog, instruments) and ``dm`` (the same demeaned, or centred without FE), and the names dropped.
+
+    Absorbed (by the FE, or constant without FE) or collinear exogenous regressors and instruments are
+    dropped with a warning; an absorbed or collinear endogenous regressor, or too few instruments left, is
+    an ``EstimationError``. A dependent variable without variation is flagged."""
+    m, p = len(spec.endog), len(spec.exog)
+    absorbed = within_share(raw, dm) < ABSORBED_TOL
+    how = f"absorbed by the fixed effects {' + '.join(spec.fe)}" if spec.fe else "constant"
+    if absorbed[0]:
+        _warn(flags, f"dependent variable {spec.depvar} is {how}: its coefficients are meaningless")
+    for j in range(1, 1 + m):
+        if absorbed[j]:
+            raise EstimationError(f"endogenous regressor {var_name(spec, j)} is {how}")
+    dropped = [var_name(spec, c) for c in range(1 + m, len(absorbed)) if absorbed[c]]
+    for name in dropped:
+        _warn(flags, f"{_role(spec, name)} {name} is {how} and dropped")
+    ex = [c for c in range(1 + m, 1 + m + p) if not absorbed[c]]
+    inst = [c for c in range(1 + m + p, len(absorbed)) if not absorbed[c]]
+    bad = [ex[i] for i in dependent_on_earlier(dm[:, ex])]
+    bad += [(ex + inst)[i] for i in dependent_on_earlier(dm[:, ex + inst], start=len(ex)) if (ex + inst)[i] not in bad]
+    for c in bad:
+        dropped.append(var_name(spec, c))
+        _warn(flags, f"{_role(spec, var_name(spec, c))} {var_name(spec, c)} is collinear with the other "
+                     "regressors or instruments and dropped")
+    ex, inst = [c for c in ex if c not in bad], [c for c in inst if c not in bad]
+    en = list(range(1, 1 + m))
+    for j in dependent_on_earlier(dm[:, ex + en], start=len(ex)):
+        raise EstimationError(f"endogenous regressor {var_name(spec, (ex + en)[j])} is collinear with the other "
+                              "regressors (exact linear dependence)")
+    if len(inst) < m:
+        raise EstimationError(f"underidentified after dropping {', '.join(dropped)}: {m} endogenous regressor(s), "
+                              f"{len(inst)} excluded instrument(s) left")
+    if m:
+        z = dm[:, ex + inst]
+        xhat = z @ np.linalg.lstsq(z, dm[:, en], rcond=None)[0]
+        for j in dependent_on_earlier(np.column_stack([dm[:, ex], xhat]), start=len(ex)):
+            raise EstimationError(f"underidentified: the instruments do not move {spec.endog[j - len(ex)]} "
+                                  "independently of the other regressors")
+    return ex, inst, dropped
+
+
+def _role(spec: Spec, name: str) -> str:
+    return "instrument" if name in spec.instruments else "regressor"
+
+
+def var_name(spec: Spec, col: int) -> str:
+    return [spec.depvar, *spec.endog, *spec.exog, *spec.instruments][col]
