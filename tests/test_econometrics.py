@@ -147,3 +147,100 @@ def test_pyfixest_ols_equals_own_fe_ols(sim, vcov):
     assert np.allclose(a.coef[b.coef.index], b.coef, atol=1e-10)
     assert np.allclose(a.se[b.coef.index], b.se, rtol=1e-9)
     assert a.k == b.k and a.r2 == pytest.approx(b.r2, abs=1e-10) and a.r2_within == pytest.approx(b.r2_within, abs=1e-10)
+
+
+def test_card_overidentification_matches_linearmodels(card):
+    """Hansen J (robust) = linearmodels IVGMM's J (two-step GMM, weight from 2SLS residuals); Sargan (iid) =
+    linearmodels IV2SLS's Sargan; the C endogeneity test under iid = Durbin, with the Wu–Hausman F."""
+    from linearmodels.iv import IVGMM
+
+    fml = f"lwage ~ {CARD_EXOG} | educ ~ nearc2 + nearc4"
+    exog = card[["exper", "expersq", "black", "smsa", "south", "smsa66", *[f"reg66{i}" for i in range(2, 10)]]]
+    exog = exog.assign(const=1.0)
+    rob = feiv(fml, card, vcov="robust")
+    gmm = IVGMM(card.lwage, exog, card.educ, card[["nearc2", "nearc4"]]).fit(cov_type="robust")
+    assert rob.diagnostics["hansen_j"] == pytest.approx(gmm.j_stat.stat, rel=1e-6, abs=1e-6)
+    assert rob.diagnostics["hansen_j_p"] == pytest.approx(gmm.j_stat.pval, rel=1e-6)
+    assert rob.diagnostics["hansen_j_df"] == 1 and "sargan" not in rob.diagnostics
+    iid = feiv(fml, card, vcov="iid")
+    tsls = IV2SLS(card.lwage, exog, card.educ, card[["nearc2", "nearc4"]]).fit(cov_type="unadjusted")
+    assert iid.diagnostics["sargan"] == pytest.approx(tsls.sargan.stat, rel=1e-8)
+    assert iid.diagnostics["endog_c"] == pytest.approx(tsls.durbin().stat, rel=1e-8)
+    assert iid.diagnostics["wu_hausman_f"] == pytest.approx(tsls.wu_hausman().stat, rel=1e-8)
+    assert iid.diagnostics["wu_hausman_p"] == pytest.approx(tsls.wu_hausman().pval, rel=1e-6)
+
+
+def test_clustered_hansen_j_matches_linearmodels(sim):
+    from linearmodels.iv import IVGMM
+
+    f = feiv("y ~ x + w | d ~ z + zx + w2", sim.assign(w2=sim.z ** 2), vcov={"cluster": "cl"})
+    exog = pd.DataFrame({"const": 1.0, "x": sim.x, "w": sim.w})
+    r = IVGMM(sim.y, exog, sim.d, sim[["z", "zx"]].assign(w2=sim.z ** 2), weight_type="clustered",
+              clusters=sim.cl).fit(cov_type="clustered", clusters=sim.cl)
+    assert f.diagnostics["hansen_j"] == pytest.approx(r.j_stat.stat, rel=1e-6)
+    assert f.diagnostics["hansen_j_df"] == 2
+
+
+def test_endogeneity_test_with_fixed_effects_matches_linearmodels(sim):
+    """Durbin and Wu–Hausman are invariant to partialling out the FE: own (demeaned) = linearmodels (dummies)."""
+    f = feiv("y ~ x + w | f3 + f4 | d + dx ~ z + zx", sim, vcov="iid")
+    exog = pd.concat([pd.DataFrame({"const": 1.0, "x": sim.x, "w": sim.w}), _dummies(sim, ["f3", "f4"])], axis=1)
+    r = IV2SLS(sim.y, exog, sim[["d", "dx"]], sim[["z", "zx"]]).fit(cov_type="unadjusted")
+    assert f.diagnostics["endog_c"] == pytest.approx(r.durbin().stat, rel=1e-7)
+    assert f.diagnostics["endog_c_df"] == 2
+    assert f.diagnostics["wu_hausman_f"] == pytest.approx(r.wu_hausman().stat, rel=1e-7)
+    assert f.diagnostics["endog_c_p"] < 1e-6  # d is endogenous by construction
+
+
+def test_robust_endogeneity_test_near_durbin_under_homoskedasticity():
+    rng = np.random.default_rng(11)
+    n = 20_000
+    u, z1, z2 = rng.normal(0, 1, (3, n))
+    for rho, small in ((0.0, False), (0.3, True)):
+        d = z1 + 0.5 * z2 + rho * u + rng.normal(0, 1, n)
+        df = pd.DataFrame({"y": d + u, "d": d, "z1": z1, "z2": z2})
+        rob, iid = feiv("y ~ 1 | d ~ z1 + z2", df, vcov="robust"), feiv("y ~ 1 | d ~ z1 + z2", df, vcov="iid")
+        assert rob.diagnostics["endog_c"] >= 0
+        if not small:  # under the null the robust and iid statistics are asymptotically equal
+            assert rob.diagnostics["endog_c"] == pytest.approx(iid.diagnostics["endog_c"], rel=0.05, abs=0.05)
+        assert (rob.diagnostics["endog_c_p"] < 1e-6) is small and (iid.diagnostics["endog_c_p"] < 1e-6) is small
+
+
+def _cgm_by_hand(df, y, X, Z, c1, c2):
+    """Two-way clustered 2SLS (or OLS when Z is X) variance with numpy: V1 + V2 − V12 of the dummy-FE design,
+    each CR0, times (N−1)/(N−K) · G/(G−1), G = min(G1, G2)."""
+    xhat = Z @ np.linalg.lstsq(Z, X, rcond=None)[0]
+    b = np.linalg.solve(xhat.T @ xhat, xhat.T @ y)
+    s = xhat * (y - X @ b)[:, None]
+    bread = np.linalg.inv(xhat.T @ xhat)
+
+    def v(codes):
+        sums = pd.DataFrame(s).groupby(codes).sum().to_numpy()
+        return bread @ sums.T @ sums @ bread
+
+    inter = df[c1].astype(str) + "_" + df[c2].astype(str)
+    g = min(df[c1].nunique(), df[c2].nunique())
+    n, k = X.shape
+    return b, (v(df[c1].to_numpy()) + v(df[c2].to_numpy()) - v(inter.to_numpy())) * (n - 1) / (n - k) * g / (g - 1)
+
+
+@pytest.mark.parametrize("vcov", [{"CRV1": "cl+c2"}, {"cluster": ["cl", "c2"]}, ("cluster", "cl + c2")])
+def test_two_way_clustering_matches_hand_built_cgm(sim, vcov):
+    df = sim.assign(c2=np.random.default_rng(5).integers(0, 40, len(sim)))
+    D = _dummies(df, ["f1", "f2"]).to_numpy()
+    ones = np.ones((len(df), 1))
+    X = np.column_stack([df[["d", "dx", "x", "w"]].to_numpy(), ones, D])
+    Z = np.column_stack([df[["z", "zx", "x", "w"]].to_numpy(), ones, D])
+    f = feiv("y ~ x + w | f1 + f2 | d + dx ~ z + zx", df, vcov=vcov)
+    b, V = _cgm_by_hand(df, df.y.to_numpy(), X, Z, "cl", "c2")
+    assert f.cluster == "cl+c2" and f.n_clusters == 40
+    assert np.allclose(f.coef[["d", "dx", "x", "w"]], b[:4], atol=1e-8)
+    assert np.allclose(f.vcov.loc[["d", "dx", "x", "w"], ["d", "dx", "x", "w"]], V[:4, :4], rtol=1e-6)
+    ols = feiv("y ~ d + x + w | f1 + f2", df, vcov=vcov)
+    Xo = np.column_stack([df[["d", "x", "w"]].to_numpy(), ones, D])
+    bo, Vo = _cgm_by_hand(df, df.y.to_numpy(), Xo, Xo, "cl", "c2")
+    assert np.allclose(ols.se[["d", "x", "w"]], np.sqrt(np.diag(Vo)[:3]), rtol=1e-6)
+    from analytics.econometrics.ols import feols
+
+    pf_fit = feols("y", ["d", "x", "w"], df, ["f1", "f2"], vcov=vcov)  # pyfixest, G_df="min"
+    assert np.allclose(pf_fit.se[["d", "x", "w"]], ols.se[["d", "x", "w"]], rtol=1e-7)
