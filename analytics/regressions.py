@@ -23,7 +23,7 @@ def first_stage_fit(fit: Fit, endog: str) -> Fit:
     fs = fit.first_stages[endog]
     v = pd.DataFrame(np.diag(fs.se.to_numpy() ** 2), index=fs.coef.index, columns=fs.coef.index)
     return Fit("ols", endog, fs.coef, v, fit.vcov_type, fit.nobs, fit.df_resid, fit.k, fit.df_a, fs.r2, np.nan,
-               np.nan, fe=fit.fe, n_clusters=fit.n_clusters,
+               np.nan, fe=fit.fe, n_clusters=fit.n_clusters, n_input=fit.n_input, dropped=fit.dropped,
                diagnostics={"partial_r2": fs.partial_r2, "f_excluded": fs.f_excluded, "sw_f": fs.sw_f})
 
 

@@ -69,6 +69,7 @@ def test_dropped_rows_are_counted_with_their_reason(panel):
     assert f.n_input == len(df) and f.nobs == len(df) - 6
     assert f.summary_stats()["dropped_missing"] == 5
     assert "6 rows dropped: 5 with missing values, 1 singletons" in f.summary()
+    assert f.tidy().attrs["dropped"] == {"missing values": 5, "singletons": 1}
     o = feols("y", ["x", "d"], df, ["a", "b"])
     assert o.dropped == {"missing values": 5, "singletons": 1} and o.nobs == f.nobs
     t = Table("X", "t", {"IV": f, "OLS": o}, {"d": "d"})
@@ -136,6 +137,7 @@ def test_two_clusters_warn_and_report_no_absurd_statistics(panel):
     # a two-cluster variance has rank 1: a test of 2 restrictions is undefined, not 2e19 or negative
     assert np.isnan(fs.f_excluded) and np.isnan(fs.sw_f) and np.isnan(f.diagnostics["kp_f"])
     assert any("only 2 clusters" in x for x in f.flags)
+    assert any(x.startswith("not reported") and "kp_f" in x and "first-stage F of d" in x for x in f.flags)
     assert "only 2 clusters" in Table("X", "t", {"IV": f}, {"d": "d"}).markdown()
 
 
@@ -163,3 +165,12 @@ def test_constant_dependent_variable_and_huge_se_are_flagged(panel):
     assert "standard error of w is" in Table("X", "t", {"OLS": f}, {"w": "w"}).markdown()
     o = feols("y", ["x", "w"], df)
     assert any(x.startswith("standard error of w is") for x in o.flags)
+
+
+def test_nullable_and_non_numeric_columns(panel):
+    df = panel.assign(x=panel.x.round().astype("Int64"))
+    df.loc[[5, 6], "x"] = pd.NA
+    f = feiv("y ~ x | a | d ~ z1 + z2", df)
+    assert f.dropped["missing values"] == 2 and f.nobs == len(df) - 2
+    with pytest.raises(EstimationError, match="variable x is not numeric"):
+        feiv("y ~ x | a", panel.assign(x=panel.x.astype(str)))

@@ -148,3 +148,9 @@ def _diagnose(fit: Fit, y, X, Z, vs: VcovSpec, groups, df_a_full: int) -> None:
     fit.diagnostics.update(dg.overidentification(y, X, Z, e, vs, groups))
     fit.diagnostics.update(dg.endogeneity(y, X, Z, list(range(m)), vs, groups, k_full=X.shape[1] + df_a_full))
     fit.stock_yogo = dg.stock_yogo(m, k)
+    undefined = [k for k, v in fit.diagnostics.items()
+                 if isinstance(v, float) and np.isnan(v) and not k.endswith(("_p", "_df"))]
+    undefined += [f"first-stage F of {e}" for e, fs in fit.first_stages.items() if np.isnan(fs.f_excluded)]
+    if undefined:
+        fit.flags.append(f"not reported, their covariance matrix being singular (e.g. more restrictions than "
+                         f"clusters − 1): {', '.join(undefined)}")

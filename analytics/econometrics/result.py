@@ -89,14 +89,17 @@ class Fit:
         return pd.Series(2 * stats.t.sf(np.abs(t), self.t_df), index=self.coef.index)
 
     def tidy(self, alpha: float = 0.05) -> pd.DataFrame:
-        """One row per coefficient: term, estimate, std_error, statistic, p_value, conf_low, conf_high."""
+        """One row per coefficient: term, estimate, std_error, statistic, p_value, conf_low, conf_high; the
+        sample note (rows dropped and why) and the flags in ``attrs``."""
         se = self.se
         crit = stats.t.ppf(1 - alpha / 2, self.t_df)
-        return pd.DataFrame({
+        out = pd.DataFrame({
             "term": self.coef.index, "estimate": self.coef.to_numpy(), "std_error": se.to_numpy(),
             "statistic": (self.coef / se).to_numpy(), "p_value": self.pvalue.to_numpy(),
             "conf_low": (self.coef - crit * se).to_numpy(), "conf_high": (self.coef + crit * se).to_numpy(),
         })
+        out.attrs.update(sample=self.sample_note(), dropped=dict(self.dropped), flags=list(self.flags))
+        return out
 
     def summary_stats(self) -> dict:
         out = {"nobs": self.nobs, "r2": self.r2, "r2_within": self.r2_within, "df_resid": self.df_resid,

@@ -44,7 +44,7 @@ class Sample:
 def _missing_mask(df: pd.DataFrame, numeric: list[str]) -> pd.Series:
     bad = df.isna().any(axis=1)
     for c in numeric:
-        bad |= ~np.isfinite(df[c].to_numpy(np.float64))
+        bad |= ~np.isfinite(df[c].to_numpy(np.float64, na_value=np.nan))
     return bad
 
 
