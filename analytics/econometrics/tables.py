@@ -69,7 +69,8 @@ class Table:
     def _dropped_rows(self) -> list[list[str]]:
         """'Rows dropped: missing values' / '…: singletons' rows, for the reasons any column has."""
         fits = list(self.columns.values())
-        reasons = dict.fromkeys(r for f in fits if f is not None for r, v in f.dropped.items() if v)
+        reasons = [r for r in dict.fromkeys(r for f in fits if f is not None for r in f.dropped)
+                   if any(f is not None and f.dropped.get(r) for f in fits)]
         return [[f"Rows dropped: {r}", *[f"{f.dropped.get(r, 0):,}" if f is not None else "" for f in fits]]
                 for r in reasons]
 

@@ -90,7 +90,7 @@ def meat(scores: np.ndarray, kind: str, groups: np.ndarray | None = None) -> np.
     out = np.zeros((scores.shape[1], scores.shape[1]))
     for r in range(1, g.shape[1] + 1):
         for subset in combinations(range(g.shape[1]), r):
-            codes = np.unique(g[:, subset], axis=0, return_inverse=True)[1].ravel()
+            codes = g[:, subset[0]] if r == 1 else np.unique(g[:, subset], axis=0, return_inverse=True)[1].ravel()
             out += (-1) ** (r + 1) * _one_way(scores, codes)
     return out
 
