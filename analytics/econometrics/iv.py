@@ -4,7 +4,9 @@ Formula (fixest syntax): ``"y ~ x1 + x2 | fe1 + fe2 | d1 + d2 ~ z1 + z2"``; the 
 exogenous regressors are optional. Demean-then-2SLS: the FE are projected out of every variable
 (tolerance 1e-8, singletons dropped iteratively), then 2SLS on the demeaned data, with Stata's
 small-sample conventions (ivreghdfe with ``absorb()`` implies ``small``). With no endogenous variables
-it is FE-OLS on the same machinery.
+it is FE-OLS on the same machinery. The sample and the variables are checked first (``sample``); a 2SLS
+fit carries ivreg2's diagnostics: first stages, Cragg–Donald and Kleibergen–Paap F, Anderson–Rubin,
+Hansen J / Sargan and the C test of endogeneity.
 
 Written by hand because no Python library estimates FE-2SLS with several endogenous regressors and
 ivreg2-grade diagnostics (pyfixest refuses more than one endogenous variable; linearmodels needs dummy

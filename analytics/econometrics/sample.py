@@ -27,6 +27,8 @@ FEW_CLUSTERS = 30
 
 @dataclass(frozen=True)
 class Spec:
+    """The variables of ``depvar ~ exog | fe | endog ~ instruments``."""
+
     depvar: str
     exog: list[str]
     fe: list[str]
@@ -36,6 +38,8 @@ class Spec:
 
 @dataclass
 class Sample:
+    """The estimation sample, the rows handed in and the rows dropped by reason."""
+
     data: pd.DataFrame
     n_input: int
     dropped: dict[str, int]
