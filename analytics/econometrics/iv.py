@@ -20,8 +20,17 @@ from scipy import stats
 
 from analytics.econometrics import diagnostics as dg
 from analytics.econometrics.fixed_effects import absorb, demean
-from analytics.econometrics.result import EstimationError, FirstStage, Fit, numeric_flags
-from analytics.econometrics.sample import Sample, Spec, check_clusters, check_roles, prepare, screen, var_name
+from analytics.econometrics.result import FirstStage, Fit, numeric_flags
+from analytics.econometrics.sample import (
+    Sample,
+    Spec,
+    check_clusters,
+    check_roles,
+    check_size,
+    prepare,
+    screen,
+    var_name,
+)
 from analytics.econometrics.vcov import VcovSpec, n_clusters, sandwich, wald
 
 
@@ -65,6 +74,8 @@ def _estimate(smp: Sample, spec: Spec, vs: VcovSpec) -> Fit:
     n = len(df)
     groups = check_clusters(df, vs, flags)
     ab = absorb(df, spec.fe, vs.clusters) if spec.fe else None
+    df_full = ab.df_a if ab else 0
+    check_size(smp, len(spec.instruments) + len(spec.exog) + (0 if ab else 1), df_full)
     raw = df[[spec.depvar, *spec.endog, *spec.exog, *spec.instruments]].to_numpy(np.float64)
     w = demean(raw, ab) if ab else raw.copy()
     ex, inst, dropped = screen(raw, w if ab else raw - raw.mean(axis=0), spec, flags)
@@ -75,8 +86,7 @@ def _estimate(smp: Sample, spec: Spec, vs: VcovSpec) -> Fit:
         xex = np.column_stack([xex, np.ones(n)])
         exog_names.append("_cons")
     instruments = [var_name(spec, c) for c in inst]
-    df_full = ab.df_a if ab else 0
-    _check_size(smp, n, max(len(inst), m) + xex.shape[1], df_full)
+    check_size(smp, max(len(inst), m) + xex.shape[1], df_full)
     df_abs = ab.df_absorbed(vs.kind == "cluster") if ab else 0
     K = m + xex.shape[1] + df_abs
     X = np.column_stack([xen, xex])
@@ -100,15 +110,6 @@ def _estimate(smp: Sample, spec: Spec, vs: VcovSpec) -> Fit:
         _diagnose(fit, y, X, Z, vs, groups, df_full)
     fit.flags += numeric_flags(fit)
     return fit
-
-
-def _check_size(smp: Sample, n: int, params: int, df_a: int) -> None:
-    """At least one residual degree of freedom beyond the first-stage parameters (instruments + exogenous
-    regressors) and the ``df_a`` absorbed by the FE; otherwise N − K or N − L would be zero or negative."""
-    if n <= params + df_a:
-        drops = ", ".join(f"{v:,} {k}" for k, v in smp.dropped.items())
-        raise EstimationError(f"{n:,} rows for {params + df_a:,} parameters ({params} coefficients, {df_a:,} "
-                              f"absorbed by the fixed effects), after dropping {drops} of {smp.n_input:,} rows")
 
 
 def _r2(rss: float, centred: np.ndarray) -> float:

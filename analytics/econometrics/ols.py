@@ -13,7 +13,16 @@ import pyfixest as pf
 
 from analytics.econometrics.fixed_effects import absorb, demean
 from analytics.econometrics.result import EstimationError, Fit, numeric_flags
-from analytics.econometrics.sample import Sample, Spec, check_clusters, check_roles, prepare, screen, var_name
+from analytics.econometrics.sample import (
+    Sample,
+    Spec,
+    check_clusters,
+    check_roles,
+    check_size,
+    prepare,
+    screen,
+    var_name,
+)
 from analytics.econometrics.vcov import VcovSpec, n_clusters
 
 
@@ -29,15 +38,12 @@ def _screen_exog(spec: Spec, vs: VcovSpec, smp: Sample, flags: list[str]) -> lis
     rows than parameters remain. Runs before pyfixest sees the data."""
     df = smp.data
     ab = absorb(df, spec.fe, vs.clusters) if spec.fe else None
+    df_a = ab.df_a if ab else 1  # the constant
+    check_size(smp, len(spec.exog), df_a)
     raw = df[[spec.depvar, *spec.exog]].to_numpy(np.float64)
     ex, _, _ = screen(raw, demean(raw, ab), spec, flags)
-    params = len(ex) + (ab.df_a if ab else 1)
     if not ex:
         raise EstimationError(f"no regressor of {spec.depvar} is left to estimate")
-    if len(df) <= params:
-        drops = ", ".join(f"{v:,} {k}" for k, v in smp.dropped.items())
-        raise EstimationError(f"{len(df):,} rows for {params:,} parameters, after dropping {drops} of "
-                              f"{smp.n_input:,} rows")
     return [var_name(spec, c) for c in ex]
 
 

@@ -112,21 +112,26 @@ def within_share(raw: np.ndarray, demeaned: np.ndarray) -> np.ndarray:
 
 
 def dependent_on_earlier(m: np.ndarray, start: int = 0) -> list[int]:
-    """Indices j ≥ ``start`` of columns lying (within COLLINEAR_TOL, after scaling every column to unit
-    norm) in the span of the columns before them that are themselves independent."""
+    """Indices j ≥ ``start`` of columns lying within COLLINEAR_TOL of the span of the columns before them,
+    every column scaled to unit norm first: |R_jj| of a Householder QR is the norm of the part of column j
+    orthogonal to the earlier ones (one O(n·p²) factorisation, numerically stable)."""
+    if m.shape[1] == 0:
+        return []
     norms = np.linalg.norm(m, axis=0)
-    u = m / np.where(norms > 0, norms, 1.0)
-    keep, bad = [], []
-    for j in range(m.shape[1]):
-        r = u[:, j]
-        if keep:
-            r = r - u[:, keep] @ np.linalg.lstsq(u[:, keep], r, rcond=None)[0]
-        if norms[j] == 0 or np.linalg.norm(r) <= COLLINEAR_TOL:
-            if j >= start:
-                bad.append(j)
-            continue
-        keep.append(j)
-    return bad
+    r = np.linalg.qr(m / np.where(norms > 0, norms, 1.0), mode="r")
+    diag = np.abs(np.diag(r))  # length min(n, p): a column beyond the n-th is always dependent
+    return [j for j in range(start, m.shape[1]) if norms[j] == 0 or j >= len(diag) or diag[j] <= COLLINEAR_TOL]
+
+
+def check_size(smp: Sample, params: int, df_a: int) -> None:
+    """At least one residual degree of freedom beyond ``params`` coefficients (for 2SLS: the first-stage
+    ones, instruments + exogenous regressors) and the ``df_a`` absorbed by the FE; otherwise N − K or N − L
+    would be zero or negative."""
+    n = len(smp.data)
+    if n <= params + df_a:
+        drops = ", ".join(f"{v:,} {k}" for k, v in smp.dropped.items())
+        raise EstimationError(f"{n:,} rows for {params + df_a:,} parameters ({params} coefficients, {df_a:,} "
+                              f"absorbed by the fixed effects), after dropping {drops} of {smp.n_input:,} rows")
 
 
 def check_roles(spec: Spec) -> None:

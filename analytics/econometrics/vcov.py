@@ -68,11 +68,12 @@ def cluster_codes(df: pd.DataFrame, spec: VcovSpec) -> np.ndarray | None:
 
 
 def n_clusters(groups: np.ndarray | None) -> int | None:
-    """G of the small-sample rules: the number of clusters, the smallest one with multi-way clustering."""
+    """G of the small-sample rules: the number of clusters, the smallest one with multi-way clustering
+    (``groups`` are the 0…G−1 codes of ``cluster_codes``)."""
     if groups is None:
         return None
     g = np.asarray(groups).reshape(len(groups), -1)
-    return int(min(len(np.unique(g[:, j])) for j in range(g.shape[1])))
+    return int(g.max(axis=0).min()) + 1 if len(g) else 0
 
 
 def _one_way(scores: np.ndarray, codes: np.ndarray) -> np.ndarray:
