@@ -244,3 +244,16 @@ def test_two_way_clustering_matches_hand_built_cgm(sim, vcov):
 
     pf_fit = feols("y", ["d", "x", "w"], df, ["f1", "f2"], vcov=vcov)  # pyfixest, G_df="min"
     assert np.allclose(pf_fit.se[["d", "x", "w"]], ols.se[["d", "x", "w"]], rtol=1e-7)
+
+
+@pytest.mark.parametrize("vcov", [{"CRV1": "cl+c2"}, {"CRV1": "c2+cl"}])
+def test_two_way_fe_nested_in_either_cluster_not_counted(sim, vcov):
+    """reghdfe (and pyfixest): an FE set nested in any cluster variable adds nothing to K."""
+    from analytics.econometrics.ols import feols
+
+    df = sim.assign(c2=np.random.default_rng(5).integers(0, 40, len(sim)),
+                    fcl=sim.cl * 2 + np.random.default_rng(6).integers(0, 2, len(sim)))
+    own = feiv("y ~ x + w | fcl + f2", df, vcov=vcov)
+    assert own.k == 2 + df.f2.nunique()
+    other = feols("y", ["x", "w"], df, ["fcl", "f2"], vcov=vcov)
+    assert other.k == own.k and np.allclose(other.se, own.se[other.se.index], rtol=1e-8)
