@@ -44,21 +44,19 @@ def _fingerprint(cache: Cache) -> str:
 
 
 def _store(kind: str, work: Path, cache: Cache, years: list[int], st, **kw):
-    """Open the store; load only if it lacks a vintage or was built from a different cache."""
-    from graph import open_store
+    """Open the store and (re)load it unless it is current for this cache and these vintages."""
+    from graph import StoreError, open_store
 
-    s = open_store(kind, path=work / "graph.lbdb") if kind == "embedded" else open_store(kind, **kw)
-    fps = {str(y): cache.manifest.get(f"tsr/{y}", {}).get("fingerprint") for y in years}
-    meta = s.meta() if kind == "embedded" else {}
-    if kind == "embedded" and set(map(int, meta.get("vintages", {}))) >= set(years) and meta.get("fingerprints") == fps:
+    s = open_store(kind, path=work / "graph.lbdb", **kw)
+    fresh = s.is_current(cache, years)
+    if fresh:
         return s, True
-    if kind != "embedded" and set(s.vintages()) >= set(years):
-        return s, True
-    st("graph: loading vintages")
+    st(f"graph: loading ({fresh.reason})")
     s.load(cache, years, progress=st)
-    if kind == "embedded":
-        m = s.meta() | {"fingerprints": fps}
-        s.meta_path.write_text(json.dumps(m, indent=1))
+    fresh = s.is_current(cache, years)
+    if not fresh:
+        raise StoreError(f"the graph store is still not current after loading ({fresh.reason}); "
+                         "the cache changed during the load? Run again")
     return s, False
 
 

@@ -7,6 +7,12 @@ ones renamed, with a ``(:Vintage {year, status})`` node recording progress. A lo
 staging leaves the old vintage intact; one interrupted during the short swap marks the vintage
 ``swapping``, which ``vintages()`` reports as incomplete until the load is re-run (re-running is
 idempotent: staged leftovers are removed first).
+
+A load that would change anything beyond re-staging the vintages the store already holds from the same
+clean tables (new vintage, changed tables, a store modified by a write, ``rebuild``) first marks the build
+stamp ``(:StoreMeta)`` as ``building``, empties the graph and loads every vintage again; the stamp says
+``complete`` only when it finished, so an interrupted load is never taken for a current store.
+Queries run in read transactions; writes only through ``run(…, write=True)``.
 """
 
 from __future__ import annotations
@@ -16,10 +22,11 @@ import math
 import numpy as np
 import pandas as pd
 from neo4j import GraphDatabase
+from neo4j.exceptions import AuthError, Neo4jError, ServiceUnavailable
 
 from etl.pipeline import Cache
 from graph.model import firm_table, industry_table, link_table, prefecture_table
-from graph.store import GraphStore, used_params
+from graph.store import WRITE_STAMP, GraphStore, StoreError, first_line, stamp_params
 
 SCHEMA = [
     "CREATE CONSTRAINT firm_tsr_id IF NOT EXISTS FOR (f:Firm) REQUIRE f.tsr_id IS UNIQUE",
@@ -76,6 +83,10 @@ SET r.year = $year
 RETURN count(*) AS n
 """
 SET_VINTAGE = "MERGE (v:Vintage {year: $year}) SET v.status = $status, v.links = $links"
+MARK_BUILDING = "MERGE (m:StoreMeta {key: 'store'}) SET m.status = 'building'"
+WIPE = ["MATCH ()-[r]->() WITH r LIMIT $batch DELETE r RETURN count(*) AS n"] + [
+    f"MATCH (n:{label}) WITH n LIMIT $batch DELETE n RETURN count(*) AS n"
+    for label in ("Firm", "Prefecture", "Industry", "Vintage")]
 
 
 def _records(df: pd.DataFrame) -> list[dict]:
@@ -96,14 +107,25 @@ class Neo4jStore(GraphStore):
     backend = "neo4j"
 
     def __init__(self, uri: str, user: str, password: str, database: str = "neo4j", batch: int = 5_000) -> None:
-        self.database, self.batch = database, batch
+        self.database, self.batch, self.uri, self.user = database, batch, uri, user
         self.driver = GraphDatabase.driver(uri, auth=(user, password))
 
-    def run(self, cypher: str, params: dict | None = None) -> pd.DataFrame:
-        with self.driver.session(database=self.database) as s:
-            res = s.run(cypher, used_params(cypher, params or {}))
-            keys = res.keys()
-            return pd.DataFrame([r.values() for r in res], columns=keys)
+    def _execute(self, cypher: str, params: dict, write: bool = False) -> pd.DataFrame:
+        def work(tx):
+            res = tx.run(cypher, params)
+            return res.keys(), [r.values() for r in res]
+
+        try:
+            with self.driver.session(database=self.database) as s:
+                keys, rows = (s.execute_write if write else s.execute_read)(work)
+        except AuthError as e:
+            raise StoreError(f"{self.uri}: authentication failed for user {self.user!r} (NEO4J_USER, NEO4J_PASSWORD;"
+                             " the local Bolt test server's user is root)") from e
+        except ServiceUnavailable as e:
+            raise StoreError(f"cannot reach the Neo4j server at {self.uri}: {first_line(e)}") from e
+        except Neo4jError as e:
+            raise StoreError(f"Cypher error: {first_line(e)}") from e
+        return pd.DataFrame(rows, columns=keys)
 
     def _write(self, cypher: str, rows: list[dict], **params) -> None:
         for i in range(0, len(rows), self.batch):
@@ -124,11 +146,11 @@ class Neo4jStore(GraphStore):
                     return total
 
     def vintages(self) -> list[int]:
-        v = self.run("MATCH (v:Vintage) WHERE v.status = 'complete' RETURN v.year AS year ORDER BY year")
+        v = self._execute("MATCH (v:Vintage) WHERE v.status = 'complete' RETURN v.year AS year ORDER BY year", {})
         return [int(y) for y in v.year] if len(v) else []
 
     def vintage_status(self) -> dict[int, str]:
-        v = self.run("MATCH (v:Vintage) RETURN v.year AS year, v.status AS status")
+        v = self._execute("MATCH (v:Vintage) RETURN v.year AS year, v.status AS status", {})
         return {int(r.year): r.status for r in v.itertuples()}
 
     def ensure_schema(self) -> None:
@@ -141,11 +163,18 @@ class Neo4jStore(GraphStore):
                 except Exception:  # noqa: BLE001 - optional speed-up only
                     pass
 
-    def load(self, cache: Cache, years: list[int], progress=None) -> dict:
+    def load(self, cache: Cache, years: list[int], progress=None, rebuild: bool = False) -> dict:
         step = progress or (lambda m: None)
         self.ensure_schema()
-        loaded = set(self.vintage_status())
-        all_years = sorted(loaded | {int(y) for y in years})
+        all_years = self.years_to_load(cache, years, rebuild)
+        stamp = stamp_params(cache, all_years, "complete")  # before reading: a cache changed meanwhile looks stale
+        held = sorted(int(y) for y in self.stamp().get("vintages", {}))
+        if rebuild or held != all_years or not self.is_current(cache, held):
+            step("emptying the graph")
+            self._execute(MARK_BUILDING, {}, write=True)
+            for cypher in WIPE:
+                self._loop(cypher)
+            years = all_years
         step("prefectures and industries")
         self._write(UPSERT_PREFS, _records(prefecture_table()))
         ind = industry_table(cache)
@@ -159,6 +188,7 @@ class Neo4jStore(GraphStore):
         for y in sorted(int(v) for v in years):
             step(f"links {y}")
             out[y] = self._load_links(cache, y)
+        self._execute(WRITE_STAMP, stamp, write=True)
         return {"vintages": out, "firms": len(firms)}
 
     def _load_links(self, cache: Cache, year: int) -> int:
@@ -166,10 +196,10 @@ class Neo4jStore(GraphStore):
         self._loop(DELETE_YEAR, year=staged)  # leftovers of an interrupted load
         links = link_table(cache, year)
         self._write(CREATE_LINKS, _records(links.drop(columns="year")), staged=staged)
-        self.run(SET_VINTAGE, {"year": year, "status": "swapping", "links": len(links)})
+        self._execute(SET_VINTAGE, {"year": year, "status": "swapping", "links": len(links)}, write=True)
         self._loop(DELETE_YEAR, year=year)
         self._loop(RENAME_YEAR, year=year, staged=staged)
-        self.run(SET_VINTAGE, {"year": year, "status": "complete", "links": len(links)})
+        self._execute(SET_VINTAGE, {"year": year, "status": "complete", "links": len(links)}, write=True)
         return len(links)
 
     def close(self) -> None:

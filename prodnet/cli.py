@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -14,6 +16,15 @@ from prodnet.progress import steps
 app = typer.Typer(help="Firm-to-firm production networks: synthetic data, ETL, graph store, the paper's analytics.",
                   no_args_is_help=True, add_completion=False)
 out = Console()
+err = Console(stderr=True, soft_wrap=True)
+
+
+@app.callback()
+def _options(
+    debug: Annotated[bool, typer.Option("--debug", help="on an error, show the Python traceback (anywhere on the "
+                                        "command line)")] = False,
+) -> None:
+    """Firm-to-firm production networks: synthetic data, ETL, graph store, the paper's analytics."""
 
 
 def _print_df(df, title: str | None = None, limit: int = 50) -> None:
@@ -57,17 +68,40 @@ Store = Annotated[str, typer.Option("--store", help="embedded (default, no serve
 Work = Annotated[Path | None, typer.Option("--work", help="work folder (cache, graph); default DATA_ROOT/.prodnet")]
 
 
-def _store(store: str, root: Path | None, db: Path | None, work: Path | None = None):
+def _work(root: Path | None, db: Path | None, work: Path | None = None) -> Path | None:
+    """The work folder (cache and embedded graph) of a data root or of an embedded store file."""
     from etl.pipeline import default_work_dir
-    from graph import open_store
 
-    if store == "neo4j":
-        return open_store("neo4j")
-    if db is None:
-        if root is None:
-            raise typer.BadParameter("give DATA_ROOT (or --db PATH) for the embedded store")
-        db = (work or default_work_dir(root)) / "graph.lbdb"
-    return open_store("embedded", path=db)
+    if work or root:
+        return work or default_work_dir(root)
+    return db.parent if db else None
+
+
+def _store(store: str, root: Path | None, db: Path | None, work: Path | None = None, **kw):
+    """Open the store; the embedded one at --db or WORK/graph.lbdb (Neo4j takes NEO4J_URI etc.)."""
+    from graph import StoreError, open_store
+
+    if store not in ("embedded", "neo4j"):
+        raise typer.BadParameter(f"--store must be embedded or neo4j, not {store!r}")
+    w = _work(root, db, work)
+    path = db or (w / "graph.lbdb" if w else None)
+    if path is None and store == "embedded":
+        raise StoreError("give the data root (--root DATA_ROOT) or the store file (--db PATH)")
+    return open_store(store, path=path, **({"lock_timeout": kw["wait"]} if kw.get("wait") and store == "embedded"
+                                            else {}))
+
+
+def _warn_if_stale(s, root: Path | None, db: Path | None) -> None:
+    """A one-line warning when the store is not what a load from its cache would build."""
+    from etl.pipeline import Cache
+
+    w = _work(root, db)
+    if w is None or not (w / "cache" / "manifest.json").exists():
+        return
+    fresh = s.is_current(Cache(w), s.vintages())
+    if not fresh:
+        err.print(f"[yellow]warning:[/] the graph is not current ({fresh.reason}); "
+                  f"`prodnet load DATA_ROOT` rebuilds it", highlight=False)
 
 
 @app.command()
@@ -130,7 +164,8 @@ def load(
     vintage: Annotated[list[int] | None, typer.Option(help="vintage year(s) to load; default: all")] = None,
     store: Store = "embedded",
     db: Annotated[Path | None, typer.Option(help="embedded store file (default WORK/graph.lbdb)")] = None,
-    rebuild: Annotated[bool, typer.Option(help="embedded: rebuild from scratch (e.g. after an engine upgrade)")] = False,
+    rebuild: Annotated[bool, typer.Option(help="rebuild from scratch with only these vintages (e.g. after an "
+                                          "engine upgrade); otherwise a current store is kept as it is")] = False,
     encoding: Annotated[str | None, typer.Option(help="CSV encoding (default: detect)")] = None,
     work: Work = None,
 ) -> None:
@@ -141,14 +176,15 @@ def load(
     with steps("load") as st:
         rep = run_etl(root, work, vintage, encoding, progress=st)
         years = vintage or sorted(int(k.split("/")[1]) for k in rep if k.startswith("tsr/"))
-        if rebuild and store == "embedded":  # forget the old store's engine stamp; it is rebuilt below
-            db_path = db or work / "graph.lbdb"
-            db_path.with_name(db_path.name + ".json").unlink(missing_ok=True)
         s = _store(store, root, db, work)
-        st(f"graph ({store})")
-        meta = s.load(Cache(work), years, progress=st, **({"rebuild": True} if rebuild and store == "embedded" else {}))
+        cache = Cache(work)
+        fresh = s.is_current(cache, years)
+        if not fresh or rebuild:
+            st(f"graph ({store}): {'rebuild' if rebuild else fresh.reason}")
+            meta = s.load(cache, years, progress=st, rebuild=rebuild)
     _print_load_report(rep)
-    out.print(f"graph: {meta}")
+    out.print(f"graph ({store}): {meta}" if not fresh or rebuild
+              else f"graph ({store}): current (built from the same clean tables), nothing to load")
 
 
 @app.command("queries")
@@ -165,23 +201,29 @@ def list_queries() -> None:
     out.print(t)
 
 
-Params = Annotated[list[str] | None, typer.Option("--param", "-p", help="k=v (repeatable)")]
+Params = Annotated[list[str] | None, typer.Option(
+    "--param", "-p", help="NAME=VALUE or NAME:TYPE=VALUE with TYPE str, int, float or bool (repeatable)")]
 Root = Annotated[Path | None, typer.Option(help="data root (embedded store at ROOT/.prodnet)")]
 Db = Annotated[Path | None, typer.Option(help="embedded store file")]
-Csv = Annotated[Path | None, typer.Option(help="write all rows to this CSV")]
+Csv = Annotated[Path | None, typer.Option(help="write all rows to this CSV (an existing file only with --force)")]
+Force = Annotated[bool, typer.Option("--force", help="let --csv overwrite an existing file")]
 
 
 @app.command()
 def query(
     name: Annotated[str, typer.Argument(help="query name (see `prodnet queries`)")],
     param: Params = None, root: Root = None, db: Db = None, store: Store = "embedded", csv: Csv = None,
+    force: Force = False,
 ) -> None:
-    """Run a named query and print a table."""
+    """Run a named query (read-only) and print a table; parameter types are the query's own."""
     import queries as q
 
     qq = q.get(name)
-    params = qq.coerce(dict(_kv(p) for p in (param or [])))
-    df = _store(store, root, db).query(name, **params)
+    _check_csv(csv, force)
+    params = qq.coerce({k: v for k, _, v in (_kv(p) for p in (param or []))})
+    s = _store(store, root, db)
+    df = s.query(name, **params)
+    _warn_if_stale(s, root, db)
     _emit(df, csv, name)
 
 
@@ -189,26 +231,64 @@ def query(
 def cypher(
     text: Annotated[str, typer.Argument(help="Cypher text; values only as $parameters")],
     param: Params = None, root: Root = None, db: Db = None, store: Store = "embedded", csv: Csv = None,
+    force: Force = False,
+    write: Annotated[bool, typer.Option("--write", help="allow CREATE/MERGE/SET/DELETE…; marks the store as "
+                                        "modified, so the next run-all rebuilds it")] = False,
+    wait: Annotated[float, typer.Option(help="with --write: seconds to wait for another writer to finish")] = 0.0,
 ) -> None:
-    """Run ad hoc Cypher with parameters (never string-built values; ints and floats are parsed)."""
-    params = {k: _auto(v) for k, v in (_kv(p) for p in (param or []))}
-    _emit(_store(store, root, db).run(text, params), csv, "cypher")
+    """Run ad hoc Cypher with parameters (read-only unless --write). Untyped values that look like numbers
+    without a leading zero become numbers; everything else stays text (use NAME:TYPE=VALUE to choose)."""
+    _check_csv(csv, force)
+    params = {k: _typed(k, t, v) for k, t, v in (_kv(p) for p in (param or []))}
+    s = _store(store, root, db, wait=wait)
+    df = s.run(text, params, write=write)
+    if write:
+        err.print("the store is marked as modified: the next run-all or `prodnet load` rebuilds it from the cache")
+    else:
+        _warn_if_stale(s, root, db)
+    _emit(df, csv, "cypher")
 
 
-def _kv(p: str) -> tuple[str, str]:
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_INT = re.compile(r"[-+]?(0|[1-9][0-9]*)")
+_FLOAT = re.compile(r"[-+]?(0|[1-9][0-9]*)?\.[0-9]+([eE][-+]?[0-9]+)?|[-+]?(0|[1-9][0-9]*)[eE][-+]?[0-9]+")
+_BOOL = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+
+
+def _kv(p: str) -> tuple[str, str | None, str]:
+    """``NAME[:TYPE]=VALUE`` → (name, type or None, value text)."""
     k, sep, v = p.partition("=")
-    if not sep or not k:
-        raise typer.BadParameter(f"--param expects k=v, got {p!r}")
-    return k, v
+    name, _, typ = k.partition(":")
+    if not sep or not _NAME.fullmatch(name):
+        raise typer.BadParameter(f"-p expects NAME=VALUE or NAME:TYPE=VALUE, got {p!r}")
+    if typ and typ not in ("str", "int", "float", "bool"):
+        raise typer.BadParameter(f"-p {name}: unknown type {typ!r}; use str, int, float or bool")
+    return name, typ or None, v
 
 
-def _auto(v: str):
-    for t in (int, float):
-        try:
-            return t(v)
-        except ValueError:
-            pass
-    return v
+def _typed(name: str, typ: str | None, v: str):
+    """A parameter value: the explicit type, else int/float only for plain numbers (``075988591`` and
+    ``1e5x`` stay text, so digits-only firm ids keep their leading zeros)."""
+    if typ is None:
+        return int(v) if _INT.fullmatch(v) else float(v) if _FLOAT.fullmatch(v) else v
+    try:
+        if typ == "bool":
+            return _BOOL[v.strip().lower()]
+        return {"str": str, "int": int, "float": float}[typ](v)
+    except (KeyError, ValueError):
+        raise typer.BadParameter(f"-p {name}: {v!r} is not of type {typ}") from None
+
+
+def _check_csv(csv: Path | None, force: bool) -> None:
+    """Refuse, before running anything, a --csv target that exists (without --force) or has no folder."""
+    if csv is None:
+        return
+    if csv.is_dir():
+        raise typer.BadParameter(f"--csv {csv} is a folder; give a file name")
+    if not csv.parent.exists():
+        raise typer.BadParameter(f"--csv {csv}: folder {csv.parent} does not exist")
+    if csv.exists() and not force:
+        raise typer.BadParameter(f"--csv {csv} exists; add --force to overwrite it")
 
 
 def _emit(df, csv: Path | None, title: str) -> None:
@@ -263,25 +343,58 @@ def export_neo4j_admin_cmd(
     out.print(ex.command(), soft_wrap=True, highlight=False, markup=False)
 
 
-def main() -> None:  # pragma: no cover - exercised through the console script
-    """Console entry point: user errors (bad input, missing store, bad parameter) print one clear line."""
+def _click_errors() -> tuple[type, ...]:
+    """Usage-error classes: typer bundles its own copy of click, which is not ``click.ClickException``."""
+    import importlib
+
+    found = []
+    for mod in ("typer._click.exceptions", "click.exceptions"):
+        try:
+            found.append(importlib.import_module(mod).ClickException)
+        except (ImportError, AttributeError):
+            pass
+    return tuple(found)
+
+
+def _fail(message: str, code: int, debug: bool) -> None:
+    if debug:
+        import traceback
+
+        traceback.print_exc()
+    err.print(f"[red]error:[/] {message}", highlight=False, markup=True)
+    raise SystemExit(code)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point. Every error is one line on stderr and a non-zero exit: 2 for usage errors and
+    bad input (arguments, parameters, Cypher, data files, store), 1 for anything unexpected (a defect),
+    130 when interrupted. ``--debug`` anywhere on the line also prints the traceback."""
+    from rich.markup import escape
+
     from etl.contract import ContractError
     from graph.store import StoreError
 
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    args = [a for a in args if a != "--debug"]
+    usage = _click_errors()
     try:
-        app(standalone_mode=False)
-    except (ContractError, StoreError, ValueError, KeyError, FileNotFoundError) as e:
-        Console(stderr=True).print(f"[red]error:[/] {e}")
-        raise SystemExit(2) from None
+        rc = app(args=args, prog_name="prodnet", standalone_mode=False)
+    except usage as e:
+        if type(e).__name__ == "NoArgsIsHelpError" and e.ctx is not None:
+            out.print(e.ctx.get_help())
+            raise SystemExit(0) from None
+        cmd = e.ctx.command_path if getattr(e, "ctx", None) is not None else "prodnet"
+        _fail(escape(f"{e.format_message()} (see `{cmd} --help`)"), e.exit_code, debug)
+    except (ContractError, StoreError, ValueError, FileNotFoundError, NotADirectoryError, PermissionError) as e:
+        _fail(escape(str(e)), 2, debug)
+    except KeyError as e:
+        _fail(escape(str(e.args[0]) if e.args else repr(e)), 2, debug)
     except (typer.Abort, KeyboardInterrupt):
         raise SystemExit(130) from None
-    except Exception as e:  # click usage errors
-        import click
-
-        if isinstance(e, click.ClickException):
-            e.show()
-            raise SystemExit(e.exit_code) from None
-        raise
+    except Exception as e:  # noqa: BLE001 - a defect: still one line unless --debug
+        _fail(escape(f"unexpected {type(e).__name__}: {e} (run again with --debug for the traceback)"), 1, debug)
+    raise SystemExit(rc if isinstance(rc, int) else 0)
 
 
 if __name__ == "__main__":  # pragma: no cover
