@@ -62,7 +62,7 @@ _LOCK_PID = re.compile(r"held by PID (\d+)")
 def holder(pid: int) -> str:
     """``process PID (command line)`` for a message, or just the PID when it cannot be read."""
     try:
-        cmd = " ".join(psutil.Process(pid).cmdline())[:100]
+        cmd = " ".join(" ".join(psutil.Process(pid).cmdline()).split())[:100]
     except (psutil.Error, OSError):
         return f"process {pid}"
     return f"process {pid} ({cmd})" if cmd else f"process {pid}"

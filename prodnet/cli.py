@@ -176,12 +176,12 @@ def load(
     with steps("load") as st:
         rep = run_etl(root, work, vintage, encoding, progress=st)
         years = vintage or sorted(int(k.split("/")[1]) for k in rep if k.startswith("tsr/"))
-        s = _store(store, root, db, work)
         cache = Cache(work)
-        fresh = s.is_current(cache, years)
-        if not fresh or rebuild:
-            st(f"graph ({store}): {'rebuild' if rebuild else fresh.reason}")
-            meta = s.load(cache, years, progress=st, rebuild=rebuild)
+        with _store(store, root, db, work) as s:
+            fresh = s.is_current(cache, years)
+            if not fresh or rebuild:
+                st(f"graph ({store}): {'rebuild' if rebuild else fresh.reason}")
+                meta = s.load(cache, years, progress=st, rebuild=rebuild)
     _print_load_report(rep)
     out.print(f"graph ({store}): {meta}" if not fresh or rebuild
               else f"graph ({store}): current (built from the same clean tables), nothing to load")
@@ -221,9 +221,9 @@ def query(
     qq = q.get(name)
     _check_csv(csv, force)
     params = qq.coerce({k: v for k, _, v in (_kv(p) for p in (param or []))})
-    s = _store(store, root, db)
-    df = s.query(name, **params)
-    _warn_if_stale(s, root, db)
+    with _store(store, root, db) as s:
+        df = s.query(name, **params)
+        _warn_if_stale(s, root, db)
     _emit(df, csv, name)
 
 
@@ -240,12 +240,12 @@ def cypher(
     without a leading zero become numbers; everything else stays text (use NAME:TYPE=VALUE to choose)."""
     _check_csv(csv, force)
     params = {k: _typed(k, t, v) for k, t, v in (_kv(p) for p in (param or []))}
-    s = _store(store, root, db, wait=wait)
-    df = s.run(text, params, write=write)
-    if write:
-        err.print("the store is marked as modified: the next run-all or `prodnet load` rebuilds it from the cache")
-    else:
-        _warn_if_stale(s, root, db)
+    with _store(store, root, db, wait=wait) as s:
+        df = s.run(text, params, write=write)
+        if write:
+            err.print("the store is marked as modified: the next run-all or `prodnet load` rebuilds it from the cache")
+        else:
+            _warn_if_stale(s, root, db)
     _emit(df, csv, "cypher")
 
 
@@ -361,7 +361,7 @@ def _fail(message: str, code: int, debug: bool) -> None:
         import traceback
 
         traceback.print_exc()
-    err.print(f"[red]error:[/] {message}", highlight=False, markup=True)
+    err.print(f"[red]error:[/] {' '.join(message.split(chr(10)))}", highlight=False, markup=True)
     raise SystemExit(code)
 
 
