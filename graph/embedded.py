@@ -37,7 +37,7 @@ import psutil
 
 from etl.pipeline import Cache
 from graph.model import firm_table, industry_table, link_table, prefecture_table
-from graph.store import WRITE_STAMP, GraphStore, StoreError, first_line, stamp_params
+from graph.store import WRITE_STAMP, GraphStore, QueryError, StoreError, first_line, stamp_params
 
 ENGINE = "ladybug"
 ENGINE_VERSION = engine.__version__
@@ -129,7 +129,7 @@ class EmbeddedStore(GraphStore):
         try:
             return conn.execute(cypher, params).get_as_df()
         except RuntimeError as e:
-            raise StoreError(f"Cypher error: {first_line(e)}") from e
+            raise QueryError(f"Cypher error: {first_line(e)}") from e
 
     def vintages(self) -> list[int]:
         return sorted(int(y) for y in self.stamp().get("vintages", {})) if self.path.exists() else []

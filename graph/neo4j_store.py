@@ -26,7 +26,7 @@ from neo4j.exceptions import AuthError, Neo4jError, ServiceUnavailable
 
 from etl.pipeline import Cache
 from graph.model import firm_table, industry_table, link_table, prefecture_table
-from graph.store import WRITE_STAMP, GraphStore, StoreError, first_line, stamp_params
+from graph.store import WRITE_STAMP, GraphStore, QueryError, StoreError, first_line, stamp_params
 
 SCHEMA = [
     "CREATE CONSTRAINT firm_tsr_id IF NOT EXISTS FOR (f:Firm) REQUIRE f.tsr_id IS UNIQUE",
@@ -124,7 +124,7 @@ class Neo4jStore(GraphStore):
         except ServiceUnavailable as e:
             raise StoreError(f"cannot reach the Neo4j server at {self.uri}: {first_line(e)}") from e
         except Neo4jError as e:
-            raise StoreError(f"Cypher error: {first_line(e)}") from e
+            raise QueryError(f"Cypher error: {first_line(e)}") from e
         return pd.DataFrame(rows, columns=keys)
 
     def _write(self, cypher: str, rows: list[dict], **params) -> None:

@@ -40,6 +40,10 @@ class StoreError(RuntimeError):
     """A store that cannot be used as asked (missing, incompatible, incomplete, stale, locked, bad Cypher)."""
 
 
+class QueryError(StoreError):
+    """The engine refused a statement (syntax, unknown table or property, type error)."""
+
+
 def used_params(cypher: str, params: dict) -> dict:
     """The parameters a query text uses. Values always travel as parameters, never in the text; unused
     ones are dropped because Kuzu-family engines reject them."""
@@ -124,7 +128,7 @@ class GraphStore(ABC):
         fingerprint, modified, note; ``{}`` when it records nothing (never loaded, or built before stamps)."""
         try:
             df = self._execute(READ_STAMP, {})
-        except StoreError:
+        except QueryError:  # no StoreMeta table: built before stamps existed
             return {}
         if df.empty:
             return {}
@@ -160,7 +164,10 @@ class GraphStore(ABC):
 
     def years_to_load(self, cache: Cache, years: list[int], rebuild: bool) -> list[int]:
         """``years`` plus, unless ``rebuild``, the vintages the store holds that are still in the cache."""
-        held = set() if rebuild else {int(y) for y in self.stamp().get("vintages", {})}
+        try:
+            held = set() if rebuild else {int(y) for y in self.stamp().get("vintages", {})}
+        except StoreError:  # unreadable (missing, other engine version): nothing to keep
+            held = set()
         kept = {y for y in held if cache.path(f"firms_{y}").exists() and cache.path(f"links_{y}").exists()}
         return sorted(kept | {int(y) for y in years})
 

@@ -48,8 +48,14 @@ def test_embedded_refuses_other_engine_version(cache, tmp_path):
     meta = json.loads((tmp_path / "g.lbdb.json").read_text())
     meta["engine_version"] = "0.21.0"
     (tmp_path / "g.lbdb.json").write_text(json.dumps(meta))
+    s = open_store("embedded", path=tmp_path / "g.lbdb")
     with pytest.raises(StoreError, match="0.21.0.*Rebuild"):
-        open_store("embedded", path=tmp_path / "g.lbdb")
+        s.run("MATCH (f:Firm) RETURN count(f)")
+    fresh = s.is_current(cache, [2005])
+    assert not fresh and "0.21.0" in fresh.reason
+    s.load(cache, [2005])  # what run-all and `prodnet load` then do
+    assert _counts(s) == {2005: len(cache.read("links_2005"))} and s.is_current(cache, [2005])
+    s.close()
 
 
 def test_embedded_missing_store_is_a_clear_error(tmp_path):
@@ -62,7 +68,7 @@ def test_embedded_missing_store_is_a_clear_error(tmp_path):
 def test_neo4j_failed_load_keeps_last_good_state(cache, bolt_uri, monkeypatch):
     uri, user, password = bolt_uri
     s = n4.Neo4jStore(uri, user, password, batch=4000)
-    s.run("MATCH (n) DETACH DELETE n")
+    s.run("MATCH (n) DETACH DELETE n", write=True)
     s.load(cache, [2005, 2010])
     before = _counts(s)
     real = s._write_batch
