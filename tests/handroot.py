@@ -98,15 +98,8 @@ def drop_reports(root: Path, year: int, n: int) -> None:
 
 
 @functools.cache
-def _geocoder():
+def shared_geocoder():
+    """One offline geocoder per process (building one takes seconds, and every ETL run builds one)."""
     from etl.geo import Geocoder
 
     return Geocoder()
-
-
-@pytest.fixture
-def one_geocoder(monkeypatch):
-    """In this process, build the offline geocoder once (it takes seconds, and every ETL run builds one)."""
-    import etl.pipeline
-
-    monkeypatch.setattr(etl.pipeline, "Geocoder", _geocoder, raising=False)

@@ -19,13 +19,13 @@ REPO = Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="module")
 def root(tmp_path_factory, small_root) -> Path:
     """A loaded hand-written root (path with an apostrophe and a double quote)."""
-    from handroot import _geocoder
+    from handroot import shared_geocoder
 
     import etl.pipeline
     from prodnet.cli import main
 
     mp = pytest.MonkeyPatch()
-    mp.setattr(etl.pipeline, "Geocoder", _geocoder, raising=False)
+    mp.setattr(etl.pipeline, "Geocoder", shared_geocoder, raising=False)
     r = make_root(tmp_path_factory.mktemp("cli"), small_root)
     with pytest.raises(SystemExit) as e:
         main(["load", str(r)])

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from handroot import FIRMS, cache_links, cli, counts, drop_reports, make_root, raw_links
+from handroot import FIRMS, cache_links, cli, counts, drop_reports, make_root, raw_links, shared_geocoder
 
 from analytics.run import _store as run_all_store
 from etl.pipeline import Cache, run_etl
@@ -32,8 +32,10 @@ def root(tmp_path, small_root) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def _geocoder(one_geocoder):
-    pass
+def _one_geocoder(monkeypatch):
+    import etl.pipeline
+
+    monkeypatch.setattr(etl.pipeline, "Geocoder", shared_geocoder, raising=False)
 
 
 def test_write_clauses_are_found_outside_strings_and_comments():
@@ -145,6 +147,11 @@ def test_neo4j_rebuilds_after_inputs_change_and_writes(root, bolt_uri, monkeypat
     assert not reused and counts(s) == cache_links(root)
     assert s.vintage_status() == {2005: "complete", 2010: "complete"}
     s.close()
+
+    monkeypatch.setenv("NEO4J_USER", "neo4j")  # the driver's default user; the test server's is root
+    code, out, err = cli(capsys, "cypher", "RETURN 1 AS x", "--store", "neo4j")
+    assert code == 2 and "authentication failed for user 'neo4j'" in err and "root" in err
+    assert "Traceback" not in out + err and len(err.strip().splitlines()) == 1
 
 
 KILLABLE_LOAD = """
