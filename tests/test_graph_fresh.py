@@ -164,6 +164,7 @@ def slow(conn, tmp, table, df):
         pathlib.Path(sys.argv[1]).write_text("writing")
         time.sleep(600)
 emb._copy = slow
+from prodnet.cli import main
 main(sys.argv[2:])
 """
 
