@@ -13,6 +13,9 @@ plain CSV:
     in_industry_header.csv / in_industry.csv     [:IN_INDUSTRY]   Firm → Industry
     vintages_header.csv / vintages.csv           (:Vintage {year, status: 'complete', links}), the record
                                                  by which the Neo4j backend knows which vintages it holds
+    storemeta_header.csv / storemeta.csv         (:StoreMeta {key: 'store', …}), the build stamp of the
+                                                 clean tables exported, so the imported store counts as
+                                                 current for this cache (``GraphStore.is_current``)
 
 Header types use the importer's names (``int``, ``long``, ``double``, ``boolean``, ``string``, arrays as
 ``int[]`` with ``;`` between elements). Empty fields are missing properties. pyarrow writes the data files
@@ -31,6 +34,7 @@ import pyarrow.csv as pacsv
 
 from etl.pipeline import Cache
 from graph.model import firm_table, industry_table, link_table, prefecture_table
+from graph.store import stamp_params
 
 ARRAY_DELIMITER = ";"
 
@@ -67,7 +71,7 @@ class Export:
         if self.multiline:
             args.append("--multiline-fields=true")
         for label, stem in (("Firm", "firms"), ("Prefecture", "prefectures"), ("Industry", "industries"),
-                            ("Vintage", "vintages")):
+                            ("Vintage", "vintages"), ("StoreMeta", "storemeta")):
             args.append(f"--nodes={label}={d / f'{stem}_header.csv'},{d / f'{stem}.csv'}")
         for stem in self.relationships:
             rtype = "SUPPLIES" if stem.startswith("supplies") else stem.upper()
@@ -97,6 +101,7 @@ def export_neo4j_admin(cache: Cache, years: list[int], directory: str | Path) ->
     d = Path(directory).resolve()  # absolute, so the printed command works from any folder or container
     d.mkdir(parents=True, exist_ok=True)
     ex = Export(d)
+    stamp = stamp_params(cache, years, "complete")  # before reading: a cache changed meanwhile looks stale
     firms = firm_table(cache, years)
     prefs = prefecture_table().assign(id=lambda p: p.code.astype(str))
     for stem, df, header in (("firms", firms, FIRM_HEADER), ("prefectures", prefs, PREFECTURE_HEADER),
@@ -109,6 +114,10 @@ def export_neo4j_admin(cache: Cache, years: list[int], directory: str | Path) ->
                          "links": [ex.relationships[f"supplies_{y}"] for y in sorted(years)]})
     ex.nodes["vintages"], _ = _write(vint, {"id": ":ID(Vintage)", "year": "year:int", "status": "status",
                                             "links": "links:long"}, d, "vintages")
+    meta = pd.DataFrame([{"id": "store", "key": "store", "modified": False} | stamp])
+    ex.nodes["storemeta"], _ = _write(meta, {"id": ":ID(StoreMeta)", "key": "key", "status": "status",
+                                             "vintages": "vintages", "industry": "industry",
+                                             "modified": "modified:boolean", "note": "note"}, d, "storemeta")
     loc = firms.loc[firms.pref.notna(), ["tsr_id"]].assign(pref=firms.pref.dropna().astype(int).astype(str))
     ex.relationships["located_in"], _ = _write(loc, {"tsr_id": ":START_ID(Firm)", "pref": ":END_ID(Prefecture)"},
                                                d, "located_in")

@@ -35,7 +35,7 @@ class Network:
     # -- graph store -------------------------------------------------------------------------------------
     @property
     def store(self):
-        """The graph store (``graph.GraphStore``), loaded from the cache if it lacks these vintages."""
+        """The graph store (``graph.GraphStore``), (re)loaded from the cache unless it is current for it."""
         if self._store is None:
             from graph import open_store
 
@@ -43,7 +43,7 @@ class Network:
                 self._store = open_store("embedded", path=self.work / "graph.lbdb", **self._store_kw)
             else:
                 self._store = open_store(self._store_kind, **self._store_kw)
-            if not set(self.years) <= set(self._store.vintages()):
+            if not self._store.is_current(self.cache, self.years):
                 self._store.load(self.cache, self.years)
         return self._store
 

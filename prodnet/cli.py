@@ -387,7 +387,10 @@ def main(argv: list[str] | None = None) -> None:
         cmd = e.ctx.command_path if getattr(e, "ctx", None) is not None else "prodnet"
         _fail(escape(f"{e.format_message()} (see `{cmd} --help`)"), e.exit_code, debug)
     except (ContractError, StoreError, ValueError, FileNotFoundError, NotADirectoryError, PermissionError) as e:
-        _fail(escape(str(e)), 2, debug)
+        *first, last = getattr(e, "problems", None) or [str(e)]  # the ETL names every unusable file
+        for p in first:
+            err.print(f"[red]error:[/] {escape(p)}", highlight=False)
+        _fail(escape(last), 2, debug)
     except KeyError as e:
         _fail(escape(str(e.args[0]) if e.args else repr(e)), 2, debug)
     except (typer.Abort, KeyboardInterrupt):

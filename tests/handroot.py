@@ -97,9 +97,18 @@ def drop_reports(root: Path, year: int, n: int) -> None:
     pd.read_csv(f, dtype=str).iloc[:-n].to_csv(f, index=False)
 
 
+def shared_geocoder(changes=None):
+    """The offline geocoder, built once per process when there is no municipality changes table (building
+    one takes seconds, and every ETL run builds one)."""
+    from etl.geo import Geocoder
+
+    if changes is not None and len(changes):
+        return Geocoder(changes)
+    return _plain_geocoder()
+
+
 @functools.cache
-def shared_geocoder():
-    """One offline geocoder per process (building one takes seconds, and every ETL run builds one)."""
+def _plain_geocoder():
     from etl.geo import Geocoder
 
     return Geocoder()

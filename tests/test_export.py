@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 
 import pandas as pd
 import pytest
@@ -67,6 +68,17 @@ def test_vintage_records(exported, cache):
     assert header[1:] == ["year:int", "status", "links:long"]
     assert v["year:int"].tolist() == [str(y) for y in YEARS] and (v.status == "complete").all()
     assert v["links:long"].astype(int).tolist() == [len(cache.read(f"links_{y}")) for y in YEARS]
+
+
+def test_build_stamp_is_exported(exported, cache):
+    from graph.store import cache_stamp
+
+    header, m = _read(exported, "storemeta")
+    assert header == [":ID(StoreMeta)", "key", "status", "vintages", "industry", "modified:boolean", "note"]
+    assert len(m) == 1 and m.key[0] == "store" and m.status[0] == "complete" and m["modified:boolean"][0] == "false"
+    fresh = cache_stamp(cache, YEARS)
+    assert json.loads(m.vintages[0]) == fresh["vintages"] and sorted(fresh["vintages"]) == ["2005", "2010"]
+    assert m.industry[0] == fresh["industry"]
 
 
 def test_import_command_names_every_file(exported):
