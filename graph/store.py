@@ -220,7 +220,8 @@ _current: GraphStore | None = None
 
 def open_store(kind: str = "embedded", path: str | Path | None = None, **kw) -> GraphStore:
     """Open a store and make it the current one for ``graph.query``. ``path`` is the embedded store's
-    file (ignored by Neo4j, whose settings come from the environment unless given as keywords)."""
+    file and ``lock_timeout`` how long a writer waits for another (both ignored by Neo4j, whose settings
+    come from the environment unless given as keywords)."""
     global _current
     if kind == "embedded":
         from graph.embedded import EmbeddedStore
@@ -231,6 +232,7 @@ def open_store(kind: str = "embedded", path: str | Path | None = None, **kw) -> 
     elif kind == "neo4j":
         from graph.neo4j_store import Neo4jStore
 
+        kw.pop("lock_timeout", None)  # a server has no file lock to wait for
         given = {"uri", "user", "password"} <= set(kw)
         _current = Neo4jStore(**(kw if given else neo4j_settings() | kw))
     else:

@@ -77,8 +77,9 @@ def _work(root: Path | None, db: Path | None, work: Path | None = None) -> Path 
     return db.parent if db else None
 
 
-def _store(store: str, root: Path | None, db: Path | None, work: Path | None = None, **kw):
-    """Open the store; the embedded one at --db or WORK/graph.lbdb (Neo4j takes NEO4J_URI etc.)."""
+def _store(store: str, root: Path | None, db: Path | None, work: Path | None = None, wait: float = 0.0):
+    """Open the store; the embedded one at --db or WORK/graph.lbdb (Neo4j takes NEO4J_URI etc.); ``wait``
+    seconds for another writer of the embedded file."""
     from graph import StoreError, open_store
 
     if store not in ("embedded", "neo4j"):
@@ -87,8 +88,7 @@ def _store(store: str, root: Path | None, db: Path | None, work: Path | None = N
     path = db or (w / "graph.lbdb" if w else None)
     if path is None and store == "embedded":
         raise StoreError("give the data root (--root DATA_ROOT) or the store file (--db PATH)")
-    return open_store(store, path=path, **({"lock_timeout": kw["wait"]} if kw.get("wait") and store == "embedded"
-                                            else {}))
+    return open_store(store, path=path, **({"lock_timeout": wait} if wait else {}))
 
 
 def _warn_if_stale(s, root: Path | None, db: Path | None) -> None:
