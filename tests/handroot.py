@@ -49,7 +49,7 @@ def _write_vintage(root: Path, year: int, linkage: list[tuple]) -> None:
 
 def make_root(base: Path, small_root: Path) -> Path:
     """A hand-written root whose path has an apostrophe and a double quote; industry and survey files
-    are taken from the session's synthetic root."""
+    are taken from the synthetic small root of the test run."""
     root = base / "O'Brien \"data\"" / "root"
     root.mkdir(parents=True)
     shutil.copytree(small_root / "industry", root / "industry")

@@ -175,7 +175,7 @@ def _python(code: str, *args, **kw) -> subprocess.Popen:
                             stderr=subprocess.PIPE, text=True, **kw)
 
 
-def _wait_for(path: Path, proc: subprocess.Popen, timeout: float = 180) -> None:
+def _wait_for(path: Path, proc: subprocess.Popen, timeout: float = 600) -> None:
     deadline = time.monotonic() + timeout
     while not path.exists():
         if proc.poll() is not None:
