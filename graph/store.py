@@ -172,10 +172,17 @@ class GraphStore(ABC):
         return sorted(kept | {int(y) for y in years})
 
     def query(self, name: str, **params) -> pd.DataFrame:
-        """Run a named query of the library (``queries/NAME.cypher``)."""
-        from queries import get
+        """Run a named query of the library (``queries/NAME.cypher``). Parameters are checked against the
+        query's header, and a vintage that the store does not hold is an error, not an empty answer."""
+        from queries import YEAR_PARAMS, get
 
-        return self.run(get(name).text_for(self.backend), params)
+        q = get(name)
+        q.check(params)
+        years = {params[k] for k in YEAR_PARAMS if k in params}
+        if years and not years <= set(self.vintages()):
+            raise StoreError(f"{name}: vintage {', '.join(map(str, sorted(years - set(self.vintages()))))} is "
+                             f"not loaded in this store (loaded: {', '.join(map(str, self.vintages())) or 'none'})")
+        return self.run(q.text_for(self.backend), params)
 
     def edges(self, year: int) -> pd.DataFrame:
         """All SUPPLIES links of a vintage: seller_id, buyer_id, dist_km, parent_child."""

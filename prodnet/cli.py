@@ -15,7 +15,8 @@ from prodnet.progress import steps
 
 app = typer.Typer(help="Firm-to-firm production networks: synthetic data, ETL, graph store, the paper's analytics.",
                   no_args_is_help=True, add_completion=False)
-out = Console()
+# Piped or redirected output keeps whole values (ids, file paths) instead of rich's 80-column default.
+out = Console() if sys.stdout.isatty() else Console(width=100_000)
 err = Console(stderr=True, soft_wrap=True)
 
 
@@ -110,8 +111,8 @@ def etl(
     vintage: Annotated[list[int] | None, typer.Option(help="vintage year(s); default: all")] = None,
     encoding: Annotated[str | None, typer.Option(help="CSV encoding (default: detect UTF-8 / CP932)")] = None,
     force: Annotated[bool, typer.Option(help="rebuild even if the inputs did not change")] = False,
-    warn_rejected: Annotated[float, typer.Option(help="warn about files with a larger share of rejected rows")]
-    = 0.01,
+    warn_rejected: Annotated[float, typer.Option(min=0.0, max=1.0, help="warn about files with a larger share "
+                                                 "of rejected rows (a fraction: 0.01 = 1%)")] = 0.01,
     work: Work = None,
 ) -> None:
     """Validate and clean raw files into the Parquet cache; print the per-file load report."""
@@ -155,7 +156,7 @@ def _print_load_report(rep: dict, root: Path | None = None) -> None:
             out.print("[bold]BSJBSA match[/]: " + ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v:,}"
                                                             for k, v in r["match"].items()))
     for w in rep.get("warnings", []):
-        out.print(f"warning: {w}", style="yellow", markup=False, highlight=False, soft_wrap=True)
+        err.print(f"warning: {w}", style="yellow", markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -180,7 +181,7 @@ def load(
         with _store(store, root, db, work) as s:
             fresh = s.is_current(cache, years)
             if not fresh or rebuild:
-                st(f"graph ({store}): {'rebuild' if rebuild else fresh.reason}")
+                st(f"graph ({store}): {'rebuild' if rebuild else 'load'}")
                 meta = s.load(cache, years, progress=st, rebuild=rebuild)
     _print_load_report(rep)
     out.print(f"graph ({store}): {meta}" if not fresh or rebuild
@@ -325,12 +326,16 @@ def export_neo4j_admin_cmd(
     root: Annotated[Path, typer.Argument(help="data root in the contract layout")],
     out_dir: Annotated[Path, typer.Argument(help="folder for the node/relationship CSV and header files")],
     vintage: Annotated[list[int] | None, typer.Option(help="vintage year(s); default: all")] = None,
+    force: Annotated[bool, typer.Option("--force", help="replace the files of an earlier export in OUT_DIR")] = False,
     work: Work = None,
 ) -> None:
     """Write the files of `neo4j-admin database import full` (bulk load of a Neo4j server) and print the command."""
     from etl.pipeline import Cache, default_work_dir, run_etl
     from graph.export import export_neo4j_admin
 
+    if out_dir.exists() and any(out_dir.glob("*.csv")) and not force:
+        raise typer.BadParameter(f"{out_dir} already holds CSV files; use --force to replace them",
+                                 param_hint="OUT_DIR")
     work = work or default_work_dir(root)
     with steps("export neo4j-admin") as st:
         rep = run_etl(root, work, vintage, progress=st)

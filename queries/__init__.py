@@ -2,7 +2,7 @@
 
     // name: NAME
     // description: what it answers
-    // params: name: type, …      (types: str, int, float)
+    // params: name: type, …      (types: str, int, float; an int may carry a range, ``k: int 1..3``)
     // returns: column, …
 
 The same text runs on the embedded store and on Neo4j; where it cannot, ``NAME.BACKEND.cypher`` next to
@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 
 _TYPES = {"str": str, "int": int, "float": float}
+YEAR_PARAMS = ("year", "year_from", "year_to")
 
 
 @dataclass(frozen=True)
@@ -29,22 +30,42 @@ class Query:
     def text_for(self, backend: str) -> str:
         return self.variants.get(backend, self.text)
 
+    def _expects(self) -> str:
+        return ", ".join(f"{k}: {v}" for k, v in self.params.items())
+
+    def _names(self, given: dict) -> None:
+        unknown, missing = set(given) - set(self.params), set(self.params) - set(given)
+        if unknown or missing:
+            what = "; ".join(filter(None, [unknown and f"unknown parameter(s) {', '.join(sorted(unknown))}",
+                                           missing and f"missing parameter(s) {', '.join(sorted(missing))}"]))
+            raise ValueError(f"{self.name}: {what}; expects {self._expects()}")
+
     def coerce(self, raw: dict[str, str]) -> dict:
-        """Typed parameter values from ``k=v`` strings; errors name the parameter."""
-        unknown = set(raw) - set(self.params)
-        if unknown:
-            raise ValueError(f"{self.name}: unknown parameter(s) {', '.join(sorted(unknown))}; "
-                             f"expects {', '.join(f'{k}: {v}' for k, v in self.params.items())}")
+        """Typed parameter values from ``k=v`` strings (the command line); errors name the parameter."""
+        self._names(raw)
         out = {}
         for k, v in raw.items():
             try:
-                out[k] = _TYPES[self.params[k]](v)
+                out[k] = _TYPES[self.params[k].split()[0]](v)
             except ValueError as e:
                 raise ValueError(f"{self.name}: parameter {k} must be {self.params[k]}, got {v!r}") from e
-        missing = set(self.params) - set(out)
-        if missing:
-            raise ValueError(f"{self.name}: missing parameter(s) {', '.join(sorted(missing))}")
-        return out
+        return self.check(out)
+
+    def check(self, values: dict) -> dict:
+        """Parameter values as the header declares them: names, types (no silent conversion: a firm id
+        given as a number would match nothing) and ranges; errors name the parameter."""
+        self._names(values)
+        for k, v in values.items():
+            typ, _, rng = self.params[k].partition(" ")
+            ok = {"str": isinstance(v, str), "int": isinstance(v, int) and not isinstance(v, bool),
+                  "float": isinstance(v, int | float) and not isinstance(v, bool)}[typ]
+            if not ok:
+                raise ValueError(f"{self.name}: parameter {k} must be {typ}, got {type(v).__name__} {v!r}")
+            if rng:
+                lo, hi = (int(x) for x in rng.split(".."))
+                if not lo <= v <= hi:
+                    raise ValueError(f"{self.name}: parameter {k} must be between {lo} and {hi}, got {v}")
+        return values
 
 
 def _parse(name: str, text: str) -> Query:

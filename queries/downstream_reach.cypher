@@ -1,6 +1,6 @@
 // name: downstream_reach
 // description: Firms downstream of a firm within k hops (k = 1, 2 or 3) in one vintage: its customers, their customers, and so on, with each hop at which a firm is reached. Chained MATCH … WITH DISTINCT as in upstream_reach.
-// params: firm_id: str, year: int, k: int
+// params: firm_id: str, year: int, k: int 1..3
 // returns: firm_id, hop
 MATCH (f:Firm {tsr_id: $firm_id})-[r1:SUPPLIES]->(b:Firm)
 WHERE r1.year = $year

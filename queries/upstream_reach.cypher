@@ -1,6 +1,6 @@
 // name: upstream_reach
 // description: Firms upstream of a firm within k hops (k = 1, 2 or 3) in one vintage, with each hop at which a firm is reached; the reach within k is the distinct firms other than the firm itself. Chained MATCH … WITH DISTINCT (not a 2-hop pattern) avoids a wrong-count bug of the embedded engine.
-// params: firm_id: str, year: int, k: int
+// params: firm_id: str, year: int, k: int 1..3
 // returns: firm_id, hop
 MATCH (s:Firm)-[r1:SUPPLIES]->(f:Firm {tsr_id: $firm_id})
 WHERE r1.year = $year

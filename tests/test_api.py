@@ -42,6 +42,15 @@ def test_query_and_cypher(net, links):
     assert int(c.n.iloc[0]) == len(q)
 
 
+def test_query_parameters_are_checked_not_converted(net, links):
+    with pytest.raises(ValueError, match="firm_id must be str, got int 101"):
+        net.query("suppliers_of_firm", firm_id=101, year=2010)
+    with pytest.raises(ValueError, match="unknown parameter.s. id; missing parameter.s. firm_id"):
+        net.query("firm", id="0001")
+    with pytest.raises(Exception, match="vintage 2008 is not loaded"):
+        net.query("top_buyers", year=2008, limit=3)
+
+
 def test_ego_network_matches_networkx_on_the_links(net, links):
     l10 = links[2010]
     firm = l10.buyer_id.value_counts().index[3]
