@@ -23,7 +23,14 @@ class Exhibit:
     notes: str = ""
     truth: list[dict] = field(default_factory=list)  # planted parameter next to its estimate
     seconds: float = 0.0
-    error: str | None = None
+    error: str | None = None  # "not estimable: <reason>", "failed: …" or "crashed: signal N …"
+    warnings: list[str] = field(default_factory=list)  # raised while the exhibit was computed
+
+    @property
+    def column_notes(self) -> dict[str, str]:
+        """Footnotes of the regression table(s) by column: flags and columns not estimable."""
+        return {f"{t.number}: {k}": v for t in (self.reg, self.first_stage) if t is not None
+                for k, v in t.column_notes.items()}
 
     @property
     def label(self) -> str:
@@ -44,28 +51,51 @@ class Exhibit:
             return f.assign(std_error=np.nan, p_value=np.nan, nobs=np.nan)
         return pd.DataFrame()
 
+    @property
+    def first_stage_id(self) -> str | None:
+        return None if self.first_stage is None else f"table_{self.first_stage.number}"
+
     def markdown(self) -> str:
         if self.reg is not None:
             return self.reg.markdown() + ("\n" + self.first_stage.markdown() if self.first_stage else "")
         if self.frame is not None:
-            return f"**{self.label}: {self.title}**\n\n" + _frame_md(self.frame) + (f"\n*Notes:* {self.notes}\n" if self.notes else "")
+            return (f"**{self.label}: {self.title}**\n\n" + _frame_md(_clean(self.frame))
+                    + (f"\n*Notes:* {self.notes}\n" if self.notes else ""))
         return ""
 
     def latex(self) -> str:
         if self.reg is not None:
             return self.reg.latex() + (self.first_stage.latex() if self.first_stage else "")
         if self.frame is not None:
-            return self.frame.to_latex(float_format=num, caption=f"{self.title}", label=self.id)
+            return _clean(self.frame).to_latex(float_format=num, na_rep="", caption=f"{self.title}", label=self.id)
         return ""
 
     def html(self) -> str:
+        """The exhibit's body for the report, which titles it (first stages get their own sub-heading)."""
         if self.reg is not None:
-            return self.reg.html() + (self.first_stage.html() if self.first_stage else "")
+            out = self.reg.html(caption=False)
+            if self.first_stage is not None:
+                fs = self.first_stage
+                out += (f"<h3 id='{self.first_stage_id}'>Table {html.escape(fs.number)}: {html.escape(fs.title)}</h3>"
+                        + fs.html(caption=False))
+            return out
         if self.frame is not None:
-            t = self.frame.to_html(float_format=num, na_rep="", classes="desc", border=0)
-            return (f"<p class='caption'>{html.escape(self.label)}: {html.escape(self.title)}</p>{t}"
-                    + (f"<p class='notes'>Notes: {html.escape(self.notes)}</p>" if self.notes else ""))
+            t = _clean(self.frame).to_html(float_format=num, na_rep="", classes="desc", border=0)
+            return t + (f"<p class='notes'>Notes: {html.escape(self.notes)}</p>" if self.notes else "")
         return ""
+
+
+def _clean(df: pd.DataFrame) -> pd.DataFrame:
+    """Nullable columns as plain float/object so that missing cells print blank, never ``<NA>``."""
+    out = df.copy()
+    for c in out.columns:
+        col = out[c]
+        if pd.api.types.is_extension_array_dtype(col.dtype):
+            out[c] = (col.astype("float64") if pd.api.types.is_numeric_dtype(col.dtype)
+                      else col.astype(object).where(col.notna(), ""))
+        elif col.dtype == object:
+            out[c] = col.where(col.notna(), "")
+    return out
 
 
 def num(x: float) -> str:
@@ -81,6 +111,6 @@ def _frame_md(df: pd.DataFrame) -> str:
     cols = [str(df.index.name or "")] + [str(c) for c in df.columns]
     out = ["| " + " | ".join(cols) + " |", "|" + "|".join(["---"] * len(cols)) + "|"]
     for idx, row in df.iterrows():
-        vals = [num(v) if isinstance(v, float | np.floating) else str(v) for v in row.to_numpy()]
+        vals = [num(v) if isinstance(v, float | np.floating) else "" if v is None else str(v) for v in row.to_numpy()]
         out.append("| " + " | ".join([str(idx), *vals]) + " |")
     return "\n".join(out) + "\n"

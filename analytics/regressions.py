@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 
 from analytics import network as nw
-from analytics.econometrics.iv import feiv
 from analytics.econometrics.result import Fit
 from analytics.econometrics.tables import Table
 from analytics.exhibits import Exhibit
+from analytics.guard import NotEstimable, first_stage_flags, fit_columns
 from analytics.study import Study
 from etl.geo import capital_distance_matrix
 
@@ -25,6 +25,17 @@ def first_stage_fit(fit: Fit, endog: str) -> Fit:
     return Fit("ols", endog, fs.coef, v, fit.vcov_type, fit.nobs, fit.df_resid, fit.k, fit.df_a, fs.r2, np.nan,
                np.nan, fe=fit.fe, n_clusters=fit.n_clusters, n_input=fit.n_input, dropped=fit.dropped,
                diagnostics={"partial_r2": fs.partial_r2, "f_excluded": fs.f_excluded, "sw_f": fs.sw_f})
+
+
+def first_stages(fits: dict[str, Fit | None]) -> tuple[dict[str, Fit], dict[str, str]]:
+    """Every first stage of the 2SLS columns (``column: endogenous``) and the flags of the weak ones."""
+    fs, notes = {}, {}
+    for label, f in fits.items():
+        for e in [] if f is None else f.endog:
+            fs[f"{label}: {e}"] = first_stage_fit(f, e)
+            if flag := first_stage_flags(f, e):
+                notes[f"{label}: {e}"] = flag
+    return fs, notes
 
 
 def _truth(name: str, planted: float | None, fit: Fit | None, term: str, sign: float = 1.0,
@@ -71,13 +82,15 @@ def table_3(st: Study) -> Exhibit:
     cols = {"Δlog(Sales)": "d_log_sales", "Δlog(Nb. Sellers)": "d_log_sellers",
             "Δlog(Nb. Input Industries)": "d_log_industries", "Δlog(Nb. Source Regions)": "d_log_regions",
             "DHS Δdist": "dhs_dist", "Δlog(dist)": "d_log_dist", "Add vs drop dist": "add_vs_drop_dist"}
-    fits = {k: feiv(f"{v} ~ imp_starter + log_tfp | ind4 + pref", d, vcov={"cluster": "pref"}) for k, v in cols.items()}
+    fits, flagged = fit_columns({k: (f"{v} ~ imp_starter + log_tfp | ind4 + pref", d, {"cluster": "pref"})
+                                 for k, v in cols.items()}, "Table 3", context=f"{len(d):,} buyers in the sample")
     t = Table("3", "Buyer's offshoring and changes in the pattern of domestic outsourcing", fits,
               {"imp_starter": "Imp Starter", "log_tfp": "log(TFP) t-1"},
               {"Buyer (4-digit) industry FE": ["ind4"], "Buyer region FE": ["pref"]},
               {"R-sq": "r2", "Nb Obs": "nobs"},
               notes="Manufacturing buyers, existing importers excluded; parent-child links and sellers with fewer "
-                    "than 5 employees dropped; TFP by Olley-Pakes; SEs clustered by the buyer's prefecture.")
+                    "than 5 employees dropped; TFP by Olley-Pakes; SEs clustered by the buyer's prefecture.",
+              column_notes=flagged)
     return Exhibit("table_3", t.title, reg=t, notes=t.notes)
 
 
@@ -122,18 +135,21 @@ def eq15_frame(st: Study, year: int, reference: str, theta: str) -> pd.DataFrame
 def table_4(st: Study, year: int | None = None) -> Exhibit:
     year = year or st.y0
     specs = [("nearest", "theta_cp"), ("nearest", "theta_firm"), ("home", "theta_cp")]
-    fits, truth = {}, []
+    num = "4" if year == st.y0 else "A5"
+    columns, buyers = {}, set()
     for ref, th in specs:
         d = eq15_frame(st, year, ref, th)
         d = d.dropna(subset=["y", "lnd_t", "lnd_t_rho", "lnd_t_air"])
+        buyers |= set(d.buyer_id)
         for i, rhs in enumerate(["lnd_t", "lnd_t + lnd_t_rho", "lnd_t + lnd_t_rho + lnd_t_air"]):
             label = f"{'CP' if th == 'theta_cp' else 'Firm'} θ, {ref} ref ({i + 1})"
-            fits[label] = feiv(f"y ~ {rhs} | s_ref + s_r", d, vcov={"cluster": "s_r"})
-            if ref == "nearest" and th == "theta_cp" and i == 2:
-                p = st.notes.get("planted", {})
-                truth = [_truth("beta_comm (communication cost, eq. 15)", p.get("beta_comm"), fits[label], "lnd_t_rho", -1.0),
-                         _truth("gamma_air (transport cost, eq. 15)", p.get("gamma_air"), fits[label], "lnd_t_air", -1.0)]
-    num = "4" if year == st.y0 else "A5"
+            columns[label] = (f"y ~ {rhs} | s_ref + s_r", d, {"cluster": "s_r"})
+    fits, flagged = fit_columns(columns, f"Table {num}", context=f"{year} sample has {len(buyers):,} buyers "
+                                f"with sellers outside the reference prefecture")
+    p = st.notes.get("planted", {})
+    best = fits["CP θ, nearest ref (3)"]
+    truth = [_truth("beta_comm (communication cost, eq. 15)", p.get("beta_comm"), best, "lnd_t_rho", -1.0),
+             _truth("gamma_air (transport cost, eq. 15)", p.get("gamma_air"), best, "lnd_t_air", -1.0)]
     t = Table(num, f"Distance, scope of domestic outsourcing, and product differentiation of inputs ({year})", fits,
               {"lnd_t": "ln(dist) × θ", "lnd_t_rho": "ln(dist) × θ × ρ/(ρ-1)", "lnd_t_air": "ln(dist) × θ × air"},
               {"Input ind × reference region FE": ["s_ref"], "Input ind × source region FE": ["s_r"]},
@@ -141,7 +157,7 @@ def table_4(st: Study, year: int | None = None) -> Exhibit:
               notes=f"Observations at buyer × input industry (3-digit) × source prefecture, {year}; manufacturing buyers "
                     "of the regression sample; parent-child links removed; distances between prefectural capitals; "
                     "SEs clustered by input industry × source prefecture. Home-reference columns use the buyer's home "
-                    "prefecture (its FE is input industry × buyer region).")
+                    "prefecture (its FE is input industry × buyer region).", column_notes=flagged)
     return Exhibit(f"table_{num}", t.title, reg=t, notes=t.notes, truth=truth)
 
 
@@ -205,15 +221,15 @@ def incidence_frame(st: Study) -> pd.DataFrame:
 
 def table_5(st: Study) -> Exhibit:
     d = incidence_frame(st)
-    fits = {}
+    columns = {}
     for th, tag in (("theta_cp", "CP θ"), ("theta_firm", "Firm θ")):
         for fe in ([], ["buyer"]):
             for rhs in ([f"lnd_{th}"], [f"lnd_{th}", f"lnd_{th}_rho"], [f"lnd_{th}", f"lnd_{th}_rho", f"lnd_{th}_air"]):
                 label = f"{tag}{', buyer FE' if fe else ''} ({len(rhs)})"
                 # the project's solver rather than pyfixest here: same estimates (tests), a fraction of the
                 # memory on this 6–8M-row design (pyfixest copies the data per fit)
-                fits[label] = feiv(f"y ~ {' + '.join(rhs)} | {' + '.join(['sector_r', *fe])}", d,
-                                   vcov={"cluster": "buyer"})
+                columns[label] = (f"y ~ {' + '.join(rhs)} | {' + '.join(['sector_r', *fe])}", d, {"cluster": "buyer"})
+    fits, flagged = fit_columns(columns, "Table 5", context=f"{d.buyer.nunique():,} buyers in the sample")
     terms = {}
     for th in ("theta_cp", "theta_firm"):
         terms |= {f"lnd_{th}": f"ln(dist+1) × θ [{th}]", f"lnd_{th}_rho": f"ln(dist+1) × θ × ρ/(ρ-1) [{th}]",
@@ -222,7 +238,8 @@ def table_5(st: Study) -> Exhibit:
               {"Buyer FE": ["buyer"], "Input sector (12) × source region FE": ["sector_r"]},
               {"R-sq": "r2", "Nb of Obs": "nobs"},
               notes="Linear probability model at buyer × input sector (12) × source prefecture, base vintage; "
-                    "sector characteristics are sales-weighted averages of 3-digit values; SEs clustered by buyer.")
+                    "sector characteristics are sales-weighted averages of 3-digit values; SEs clustered by buyer.",
+              column_notes=flagged)
     return Exhibit("table_5", t.title, reg=t, notes=t.notes)
 
 
@@ -246,11 +263,11 @@ def table_a4(st: Study) -> Exhibit:
                       "l_ind4": np.log(sc.input_industries_4), "tfp": b.log_tfp10, "vapw": b.log_vapw10,
                       "ind4": st.firms[y].jsic4.reindex(buyers), "pref": st.firms[y].pref.reindex(buyers).astype(float)},
                      index=buyers).replace([np.inf, -np.inf], np.nan)
-    fits = {}
+    columns = {}
     for dep, lab in (("l_regions", "ln(# prefectures)"), ("l_sellers", "ln(# sellers)"), ("l_ind4", "ln(# jsic4)")):
         for prod, plab in (("tfp", "TFP (OP)"), ("vapw", "VA/Emp")):
-            fits[f"{lab}, {plab}"] = feiv(f"{dep} ~ productivity | ind4 + pref", d.assign(productivity=d[prod]),
-                                          vcov={"cluster": "ind4"})
+            columns[f"{lab}, {plab}"] = (f"{dep} ~ productivity | ind4 + pref", d.assign(productivity=d[prod]),
+                                         {"cluster": "ind4"})
     f = st.firms[y]
     ll = st.links[y]
     ll = ll[st.mfg_mask(y)[ll.b.to_numpy()]]
@@ -259,14 +276,15 @@ def table_a4(st: Study) -> Exhibit:
                       "parent_child": ll.parent_child.astype(float).to_numpy(), "buyer": ll.buyer_id.to_numpy(),
                       "s_ind4": f.jsic4.reindex(ll.seller_id).to_numpy(), "s_pref": f.pref.reindex(ll.seller_id).to_numpy()})
     e = e.replace([np.inf, -np.inf], np.nan).dropna()
-    fits["ln(Sales/Emp) seller"] = feiv("y ~ ln_dist + parent_child | buyer + s_ind4 + s_pref", e, vcov={"cluster": "buyer"})
+    columns["ln(Sales/Emp) seller"] = ("y ~ ln_dist + parent_child | buyer + s_ind4 + s_pref", e, {"cluster": "buyer"})
+    fits, flagged = fit_columns(columns, "Table A4", context=f"{len(buyers):,} buyers, {len(e):,} links in the sample")
     t = Table("A4", f"Firm productivity, distance, and the scope of domestic sourcing ({y})", fits,
               {"productivity": "Productivity (buyer)", "ln_dist": "ln(distance)", "parent_child": "Parent-subsidiary"},
               {"Buyer (4-digit) industry FE": ["ind4"], "Buyer prefecture FE": ["pref"], "Buyer FE": ["buyer"],
                "Seller (4-digit) industry FE": ["s_ind4"], "Seller prefecture FE": ["s_pref"]},
               {"R-sq": "r2", "Nb of Obs": "nobs"},
               notes="Columns 1-6: manufacturing buyers of the regression sample, SEs clustered by buyer industry; "
-                    "column 7: links of manufacturing buyers, SEs clustered by buyer.")
+                    "column 7: links of manufacturing buyers, SEs clustered by buyer.", column_notes=flagged)
     return Exhibit("table_A4", t.title, reg=t, notes=t.notes)
 
 
@@ -301,24 +319,30 @@ def pair_sample(st: Study, kind: str) -> pd.DataFrame:
 FE16 = "in_ind + b_ind + src_pref + b_pref"
 
 
-def eq16_fits(st: Study, kind: str, vcov="robust", p: pd.DataFrame | None = None) -> dict[str, Fit]:
+def eq16_fits(st: Study, kind: str, vcov="robust", p: pd.DataFrame | None = None,
+              table: str = "eq. (16)") -> tuple[dict[str, Fit | None], dict[str, str]]:
+    """The eight columns of Table 7 (``drop``) or 8 (``add``) and the notes of flagged or failed columns."""
     p = pair_sample(st, kind) if p is None else p
-    fits = {"OLS": feiv(f"y ~ D + log_sales | {FE16}", p, vcov=vcov)}
+    columns = {"OLS": f"y ~ D + log_sales | {FE16}"}
     for x in ("dist", "sales", "emp"):
-        fits[f"OLS {x}"] = feiv(f"y ~ D + D_{x} + rel_{x} + log_sales | {FE16}", p, vcov=vcov)
-    fits["2SLS"] = feiv(f"y ~ log_sales | {FE16} | D ~ shock", p, vcov=vcov)
+        columns[f"OLS {x}"] = f"y ~ D + D_{x} + rel_{x} + log_sales | {FE16}"
+    columns["2SLS"] = f"y ~ log_sales | {FE16} | D ~ shock"
     for x in ("dist", "sales", "emp"):
-        fits[f"2SLS {x}"] = feiv(f"y ~ rel_{x} + log_sales | {FE16} | D + D_{x} ~ shock + Z_{x}", p, vcov=vcov)
+        columns[f"2SLS {x}"] = f"y ~ rel_{x} + log_sales | {FE16} | D + D_{x} ~ shock + Z_{x}"
+    n_buyers = int(p.loc[p.y.notna(), "buyer_id"].nunique())
+    n_off = int(p.loc[p.D == 1, "buyer_id"].nunique())
+    fits, flagged = fit_columns({k: (f, p, vcov) for k, f in columns.items()}, table,
+                                context=f"{len(p):,} pairs of {n_buyers:,} buyers, {n_off:,} of them import starters")
     for f in fits.values():
-        f.extra["n_buyers"] = int(p.loc[p.y.notna(), "buyer_id"].nunique())
-        f.extra["n_buyers_offshore"] = int(p.loc[p.D == 1, "buyer_id"].nunique())
-    return fits
+        if f is not None:
+            f.extra["n_buyers"], f.extra["n_buyers_offshore"] = n_buyers, n_off
+    return fits, flagged
 
 
 def _eq16_table(st: Study, kind: str) -> Exhibit:
     sample = pair_sample(st, kind)
-    fits = eq16_fits(st, kind, p=sample)
     num, first = ("7", "A6") if kind == "drop" else ("8", "A7")
+    fits, flagged = eq16_fits(st, kind, p=sample, table=f"Table {num}")
     title = "Offshoring and supplier dropping" if kind == "drop" else "Offshoring and supplier adding"
     terms = {"D": "Imp Starter", "D_dist": "Imp Starter × log(x_j/x_i) [dist]", "D_sales": "Imp Starter × log(x_j/x_i) [sales]",
              "D_emp": "Imp Starter × log(x_j/x_i) [emp]", "rel_dist": "log(x_j/x_i) [dist]",
@@ -330,16 +354,13 @@ def _eq16_table(st: Study, kind: str) -> Exhibit:
     note = ("Manufacturing buyers that did not import in the base year; "
             + ("newly added" if kind == "drop" else "dropped") + " sellers removed; parent-child links removed; "
             "instrument shock_i (eq. 18) and its interaction with the seller characteristic; robust SEs.")
-    t = Table(num, title, fits, terms, fe, stats_rows, notes=note)
-    fs = {}
-    for label, f in fits.items():
-        for e in f.endog:
-            fs[f"{label}: {e}"] = first_stage_fit(f, e)
+    t = Table(num, title, fits, terms, fe, stats_rows, notes=note, column_notes=flagged)
+    fs, fs_flags = first_stages(fits)
     ft = Table(first, f"First stage of the FE-IV regressions reported in Table {num}", fs,
                {"shock": "shock_i", "Z_dist": "shock_i × log(x_j/x_i) [dist]", "Z_sales": "shock_i × log(x_j/x_i) [sales]",
                 "Z_emp": "shock_i × log(x_j/x_i) [emp]"}, fe,
                {"Nb of Obs": "nobs", "R-squared": "r2", "Partial R-squared": "partial_r2", "F (excluded)": "f_excluded",
-                "Sanderson-Windmeijer F": "sw_f"})
+                "Sanderson-Windmeijer F": "sw_f"}, column_notes=fs_flags)
     truth = _eq16_truth(st, kind, sample) if "planted" in st.notes else []
     return Exhibit(f"table_{num}", title, reg=t, first_stage=ft, notes=note, truth=truth)
 
@@ -349,9 +370,14 @@ def _eq16_truth(st: Study, kind: str, sample: pd.DataFrame) -> list[dict]:
     (the planted shock is at the buyer level, so link-level robust SEs understate the uncertainty)."""
     p, oracle = st.notes["planted"], st.notes.get("oracle", {}).get(kind, {})
     cl = {"cluster": "buyer_id"}
-    fits = {x: feiv(f"y ~ rel_{x} + log_sales | {FE16} | D + D_{x} ~ shock + Z_{x}", sample, vcov=cl)
-            for x in (("sales",) if kind == "drop" else ("sales", "dist"))}
-    ols = feiv(f"y ~ D + D_sales + rel_sales + log_sales | {FE16}", sample, vcov=cl)
+    xs = ("sales",) if kind == "drop" else ("sales", "dist")
+    try:
+        fits, _ = fit_columns({x: (f"y ~ rel_{x} + log_sales | {FE16} | D + D_{x} ~ shock + Z_{x}", sample, cl) for x in xs}
+                              | {"ols": (f"y ~ D + D_sales + rel_sales + log_sales | {FE16}", sample, cl)},
+                              f"eq. (16) {kind}, buyer-clustered")
+    except NotEstimable:
+        fits = dict.fromkeys([*xs, "ols"])
+    ols = fits["ols"]
     rows = [_truth(f"{kind}_beta (Imp Starter, {kind})", p.get(f"{kind}_beta"), fits["sales"], "D",
                    oracle=oracle.get("D")),
             _truth(f"{kind}_gamma_sales (× rel. sales, {kind})", p.get(f"{kind}_gamma_sales"), fits["sales"], "D_sales",
@@ -401,29 +427,31 @@ def industry_sample(st: Study, kind: str) -> pd.DataFrame:
 
 
 def table_9(st: Study) -> Exhibit:
-    fits = {}
+    columns = {}
     samples = {kind: industry_sample(st, kind) for kind in ("drop", "add")}
     for kind, d in samples.items():
         for x in ("rauch", "ratio"):
-            fits[f"OLS {kind} {x}"] = feiv(f"y ~ D + D_{x} + log_sales | b_ind + b_pref + ind", d, vcov="robust")
+            columns[f"OLS {kind} {x}"] = (f"y ~ D + D_{x} + log_sales | b_ind + b_pref + ind", d, "robust")
     for kind, d in samples.items():
         for x in ("rauch", "ratio"):
-            fits[f"2SLS {kind} {x}"] = feiv(f"y ~ log_sales | b_ind + b_pref + ind | D + D_{x} ~ shock + Z_{x}", d,
-                                            vcov="robust")
+            columns[f"2SLS {kind} {x}"] = (f"y ~ log_sales | b_ind + b_pref + ind | D + D_{x} ~ shock + Z_{x}", d,
+                                           "robust")
+    fits, flagged = fit_columns(columns, "Table 9", context=", ".join(
+        f"{k} sample {len(d):,} rows of {d.buyer_id.nunique():,} buyers" for k, d in samples.items()))
     fe = {"Input industry FE": ["ind"], "Buyer industry FE": ["b_ind"], "Buyer home region FE": ["b_pref"]}
     t = Table("9", "Offshoring and industry adding and dropping", fits,
               {"D": "Imp Starter", "D_rauch": "Imp Starter × Rauch", "D_ratio": "Imp Starter × ρ/(ρ-1)"}, fe,
               {"Nb of Obs": "nobs", "R-squared": "r2", "Kleibergen-Paap F statistic": "kp_f"},
               notes="Buyer × 3-digit manufacturing input industry; drop sample: industries sourced in the base year; "
-                    "add sample: all other industries, dropped ones excluded; robust SEs.")
-    fs = {f"{k}: {e}": first_stage_fit(f, e) for k, f in fits.items() if f.method == "2sls" for e in f.endog}
+                    "add sample: all other industries, dropped ones excluded; robust SEs.", column_notes=flagged)
+    fs, fs_flags = first_stages(fits)
     ft = Table("A8", "First stage of the FE-IV regressions reported in Table 9", fs,
                {"shock": "shock_i", "Z_rauch": "shock_i × Rauch", "Z_ratio": "shock_i × ρ/(ρ-1)"}, fe,
-               {"Nb of Obs": "nobs", "Partial R-squared": "partial_r2", "F (excluded)": "f_excluded", "Sanderson-Windmeijer F": "sw_f"})
+               {"Nb of Obs": "nobs", "Partial R-squared": "partial_r2", "F (excluded)": "f_excluded", "Sanderson-Windmeijer F": "sw_f"},
+               column_notes=fs_flags)
     tilt = st.notes.get("planted", {}).get("add_gamma_rauch")
-    truth = [{"parameter": "add_gamma_rauch (link level; its sign: Imp Starter × Rauch, industry add)", "planted": tilt,
-              "estimate": float(fits["2SLS add rauch"].coef.get("D_rauch", np.nan)),
-              "std_error": float(fits["2SLS add rauch"].se.get("D_rauch", np.nan)), "z": None}]
+    truth = [_truth("add_gamma_rauch (link level; its sign: Imp Starter × Rauch, industry add)", tilt,
+                    fits["2SLS add rauch"], "D_rauch") | {"z": None}]
     return Exhibit("table_9", t.title, reg=t, first_stage=ft, notes=t.notes, truth=truth)
 
 
@@ -446,13 +474,15 @@ def wage_inequality_table(st: Study) -> Exhibit:
     d = d.dropna()
     d["outs_std"] = (d.outs - d.outs.mean()) / d.outs.std()
     d["d_off_x_outs"] = d.d_off * d.outs_std
-    fits = {"Offshoring only": feiv("d_ineq ~ d_off", d, vcov="robust"),
-            "With initial outsourcing": feiv("d_ineq ~ d_off + d_off_x_outs + outs_std", d, vcov="robust")}
+    fits, flagged = fit_columns({"Offshoring only": ("d_ineq ~ d_off", d, "robust"),
+                                 "With initial outsourcing": ("d_ineq ~ d_off + d_off_x_outs + outs_std", d, "robust")},
+                                "Table W1", context=f"{len(d):,} industries with both years")
     t = Table("W1", "Offshoring and wage inequality across manufacturing industries (companion paper)", fits,
               {"d_off": "Δ offshoring (imports/purchases)", "d_off_x_outs": "Δ offshoring × initial outsourcing (std.)",
                "outs_std": "Initial outsourcing (std.)", "_cons": "Constant"}, {}, {"Nb of industries": "nobs", "R-sq": "r2"},
               notes="3-digit manufacturing industries; dependent variable Δ ln(wage_high/wage_low); initial outsourcing: "
-                    "mean log number of domestic sellers per buyer in the base vintage, standardised; robust SEs.")
+                    "mean log number of domestic sellers per buyer in the base vintage, standardised; robust SEs.",
+              column_notes=flagged)
     p = st.notes.get("planted", {})
     truth = [_truth("wage_b1 (Δ offshoring)", p.get("wage_b1"), fits["With initial outsourcing"], "d_off"),
              _truth("wage_b2 (× initial outsourcing)", p.get("wage_b2"), fits["With initial outsourcing"], "d_off_x_outs")]

@@ -2,7 +2,8 @@
 
 Steps: ETL (reused when the inputs are unchanged) → graph store (reused when it already holds the same
 vintages built from the same cache) → features and samples → every table and figure → report.html,
-tables/*.csv|md|tex, figures/*.png, summary.json. A failing exhibit is reported and the others still run."""
+tables/*.csv|md|tex, figures/*.png, summary.json. Each exhibit runs guarded (analytics.isolation): one that
+cannot be estimated, fails or even crashes is reported with its reason and the others still run."""
 
 from __future__ import annotations
 
@@ -10,8 +11,6 @@ import hashlib
 import json
 import platform
 import time
-import traceback
-import warnings
 from importlib import metadata
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import pandas as pd
 
 from analytics import descriptives, figures, regressions, report, study
 from analytics.exhibits import Exhibit
+from analytics.isolation import exhibit_name, run_exhibit
 from etl.pipeline import Cache, default_work_dir, run_etl
 from prodnet.progress import peak_rss_gib, steps
 
@@ -60,19 +60,6 @@ def _store(kind: str, work: Path, cache: Cache, years: list[int], st, **kw):
     return s, False
 
 
-def _exhibit(fn, st_obj, out_fig: Path | None) -> Exhibit:
-    t = time.perf_counter()
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            ex = fn(st_obj, out_fig) if out_fig is not None else fn(st_obj)
-    except Exception as e:  # noqa: BLE001 - a failing exhibit must not stop the others
-        name = fn.__name__.replace("figure_a", "figure_A").replace("table_a", "table_A")
-        ex = Exhibit(name, name.replace("_", " "), error=f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=3)}")
-    ex.seconds = time.perf_counter() - t
-    return ex
-
-
 def _write_tables(out: Path, exhibits: list[Exhibit]) -> None:
     tdir = out / "tables"
     tdir.mkdir(parents=True, exist_ok=True)
@@ -85,8 +72,10 @@ def _write_tables(out: Path, exhibits: list[Exhibit]) -> None:
 
 
 def run_all(data_root: str | Path, out_dir: str | Path, store: str = "embedded", work: str | Path | None = None,
-            only: list[str] | None = None, quiet: bool = False, y0: int = 2005, y1: int = 2010, **store_kw) -> dict:
-    """Reproduce every table and figure of the paper (and the seed-000 table) into ``out_dir``."""
+            only: list[str] | None = None, quiet: bool = False, y0: int = 2005, y1: int = 2010, isolate: bool = True,
+            **store_kw) -> dict:
+    """Reproduce every table and figure of the paper (and the seed-000 table) into ``out_dir``; with
+    ``isolate`` each exhibit runs in a forked child process so that a crash in compiled code ends only it."""
     root, out = Path(data_root), Path(out_dir)
     work = Path(work) if work else default_work_dir(root)
     (out / "figures").mkdir(parents=True, exist_ok=True)
@@ -108,12 +97,12 @@ def run_all(data_root: str | Path, out_dir: str | Path, store: str = "embedded",
         fns = [(f, None) for f in descriptives.all_descriptives() + regressions.all_regressions()]
         fns += [(f, out / "figures") for f in figures.all_figures()]
         for fn, fig_dir in fns:
-            name = fn.__name__.replace("figure_a", "figure_A").replace("table_a", "table_A")
-            name = "table_W1" if name == "wage_inequality_table" else name
+            name = exhibit_name(fn)
             if only and name not in only:
                 continue
             st(name)
-            exhibits.append(_exhibit(fn, data, fig_dir))
+            args = (data,) if fig_dir is None else (data, fig_dir)
+            exhibits.append(run_exhibit(fn, *args, isolate=isolate))
         exhibits.sort(key=lambda e: PAPER_ORDER.index(e.id) if e.id in PAPER_ORDER else 99)
         st("write outputs")
         _write_tables(out, exhibits)
@@ -121,7 +110,7 @@ def run_all(data_root: str | Path, out_dir: str | Path, store: str = "embedded",
     summary = _summary(root, cache, data, exhibits, timings, reused, truth, etl_report, store)
     summary["seconds_total"] = time.perf_counter() - t_all
     (out / "summary.json").write_text(json.dumps(summary, indent=1, default=_json))
-    report.write(out, exhibits, {"intro": _intro(data, root, store, reused), "timings": timings,
+    report.write(out, exhibits, {"intro": _intro(data, root, store, reused), "timings": timings, "truth": bool(truth),
                                  "footer": f"prodnet {summary['versions'].get('prodnet', '')}; peak RSS "
                                            f"{summary['peak_rss_gib']:.2f} GiB; total {summary['seconds_total']:.0f} s."})
     return summary
@@ -151,7 +140,8 @@ def _geocoding(data) -> str:
 def _summary(root, cache, data, exhibits, timings, reused, truth, etl_report, store) -> dict:
     out = {"versions": _versions(), "data_root": str(root), "data_fingerprint": _fingerprint(cache),
            "store": store, "graph_reused": reused, "timings_seconds": timings, "peak_rss_gib": peak_rss_gib(),
-           "exhibits": {e.id: {"title": e.title, "seconds": e.seconds, "error": e.error} for e in exhibits},
+           "exhibits": {e.id: {"title": e.title, "seconds": e.seconds, "error": e.error, "warnings": e.warnings,
+                               "column_notes": e.column_notes} for e in exhibits},
            "errors": [e.id for e in exhibits if e.error]}
     rows = [r | {"exhibit": e.id} for e in exhibits for r in e.truth]
     if data.op is not None:

@@ -1,6 +1,7 @@
 """Publication tables in the paper's layout (e.g. Table 7): coefficients with stars and SEs in
 parentheses, fixed-effect check rows, N, number of buyers, R², Kleibergen–Paap F, the rows each column
-dropped (missing values, singletons) and the flags of each fit; as markdown, LaTeX, HTML, and a tidy frame
+dropped (missing values, singletons), and a footnote marker on each column with a note (not estimable, the
+flags of its fit); as markdown, LaTeX, HTML, and a tidy frame
 (table, column, term, estimate, std_error, p_value, nobs, statistic rows)."""
 
 from __future__ import annotations
@@ -40,15 +41,36 @@ class Table:
     stat_rows: dict[str, str] = field(default_factory=dict)  # label → key in Fit.summary_stats()
     notes: str = ""
     header_rows: dict[str, list[str]] = field(default_factory=dict)  # e.g. "Dependent variable" → per column
+    column_notes: dict[str, str] = field(default_factory=dict)  # column label → note (not estimable, a flag)
+
+    def column_note(self, label: str) -> str:
+        """Everything a reader must know about a column: its note and the flags of its fit."""
+        f = self.columns[label]
+        parts = [self.column_notes.get(label), *([] if f is None else f.flags)]
+        return "; ".join(dict.fromkeys(p for p in parts if p))
+
+    def markers(self) -> dict[str, str]:
+        """Footnote marker per annotated column: a, b, c, … in column order."""
+        labels = [k for k in self.columns if self.column_note(k)]
+        return {k: chr(ord("a") + i) if i < 26 else str(i + 1) for i, k in enumerate(labels)}
+
+    def footnotes(self) -> list[str]:
+        return [f"[{m}] {self.column_note(k)}" for k, m in self.markers().items()]
+
+    def _all_notes(self) -> str:
+        return " ".join([self.notes, *self.footnotes()]).strip()
 
     def body(self) -> list[list[str]]:
         rows = []
         for label, values in self.header_rows.items():
             rows.append([label, *values])
-        for term, label in self.terms.items():
+        for i, (term, label) in enumerate(self.terms.items()):
             est, se = [label], [""]
-            for f in self.columns.values():
-                if f is not None and term in f.coef.index:
+            for col, f in self.columns.items():
+                if f is None and i == 0 and self.column_notes.get(col, "").startswith("not estimable"):
+                    est.append("not estimable")
+                    se.append("")
+                elif f is not None and term in f.coef.index:
                     est.append(_fmt(f.coef[term]) + stars(f.pvalue[term]))
                     se.append(f"({_fmt(f.se[term], 3)})")
                 else:
@@ -74,24 +96,18 @@ class Table:
         return [[f"Rows dropped: {r}", *[f"{f.dropped.get(r, 0):,}" if f is not None else "" for f in fits]]
                 for r in reasons]
 
-    def flag_notes(self) -> list[str]:
-        """One line per flagged column: '(3) Label: flag; flag'."""
-        return [f"({i}) {label}: {'; '.join(f.flags)}" for i, (label, f) in enumerate(self.columns.items(), 1)
-                if f is not None and f.flags]
-
     def header(self) -> list[str]:
-        return ["", *[f"({i}) {k}" if not k.startswith("(") else k for i, k in enumerate(self.columns, 1)]]
+        mk = self.markers()
+        return ["", *[(f"({i}) {k}" if not k.startswith("(") else k) + (f" [{mk[k]}]" if k in mk else "")
+                      for i, k in enumerate(self.columns, 1)]]
 
     def markdown(self) -> str:
         h = self.header()
         lines = [f"**Table {self.number}: {self.title}**", "", "| " + " | ".join(h) + " |",
                  "|" + "|".join(["---"] + [":-:"] * (len(h) - 1)) + "|"]
         lines += ["| " + " | ".join(r) + " |" for r in self.body()]
-        if self.notes:
-            lines += ["", f"*Notes:* {self.notes} ***, **, * : significance at 1%, 5%, 10%."]
-        flags = self.flag_notes()
-        if flags:
-            lines += ["", "*Flags:*", *[f"- {x}" for x in flags]]
+        if self._all_notes():
+            lines += ["", f"*Notes:* {self._all_notes()} ***, **, * : significance at 1%, 5%, 10%."]
         return "\n".join(lines) + "\n"
 
     def latex(self) -> str:
@@ -105,34 +121,39 @@ class Table:
                " & ".join(esc(x) for x in h) + " \\\\", "\\hline"]
         out += [" & ".join(esc(x) for x in r) + " \\\\" for r in self.body()]
         out += ["\\hline", "\\end{tabular}"]
-        if self.notes:
-            out.append(f"\\par\\footnotesize Notes: {esc(self.notes)} ***, **, *: significance at 1\\%, 5\\%, 10\\%.")
-        out += [f"\\par\\footnotesize Flag: {esc(x)}" for x in self.flag_notes()]
+        if self._all_notes():
+            out.append(f"\\par\\footnotesize Notes: {esc(self._all_notes())} ***, **, *: significance at 1\\%, 5\\%, 10\\%.")
         out.append("\\end{table}")
         return "\n".join(out) + "\n"
 
-    def html(self) -> str:
+    def html(self, caption: bool = True) -> str:
+        """The table as HTML; ``caption=False`` when the page already titles it."""
         h = self.header()
-        out = [f"<table class='reg'><caption>Table {html.escape(self.number)}: {html.escape(self.title)}</caption>",
+        cap = f"<caption>Table {html.escape(self.number)}: {html.escape(self.title)}</caption>" if caption else ""
+        out = [f"<table class='reg'>{cap}",
                "<thead><tr>" + "".join(f"<th>{html.escape(x)}</th>" for x in h) + "</tr></thead><tbody>"]
         out += ["<tr>" + "".join(f"<td>{html.escape(x)}</td>" for x in r) + "</tr>" for r in self.body()]
         out.append("</tbody></table>")
         if self.notes:
             out.append(f"<p class='notes'>Notes: {html.escape(self.notes)} ***, **, *: 1%, 5%, 10%.</p>")
-        out += [f"<p class='flag'>Flag: {html.escape(x)}</p>" for x in self.flag_notes()]
+        out += [f"<p class='notes flag'>{html.escape(x)}</p>" for x in self.footnotes()]
         return "\n".join(out)
 
     def tidy(self) -> pd.DataFrame:
         rows = []
         for col, f in self.columns.items():
             if f is None:
+                if self.column_notes.get(col):
+                    rows.append({"table": self.number, "column": col, "term": "not estimable", "estimate": np.nan,
+                                 "std_error": np.nan, "p_value": np.nan, "nobs": np.nan, "note": self.column_note(col)})
                 continue
             t = f.tidy()
             for r in t.itertuples():
                 rows.append({"table": self.number, "column": col, "term": r.term, "estimate": r.estimate,
-                             "std_error": r.std_error, "p_value": r.p_value, "nobs": f.nobs})
+                             "std_error": r.std_error, "p_value": r.p_value, "nobs": f.nobs,
+                             "note": self.column_note(col) or None})
             for key, v in f.summary_stats().items():
                 if isinstance(v, int | float | np.integer | np.floating):
                     rows.append({"table": self.number, "column": col, "term": key, "estimate": float(v),
                                  "std_error": np.nan, "p_value": np.nan, "nobs": f.nobs})
-        return pd.DataFrame(rows, columns=["table", "column", "term", "estimate", "std_error", "p_value", "nobs"])
+        return pd.DataFrame(rows, columns=["table", "column", "term", "estimate", "std_error", "p_value", "nobs", "note"])

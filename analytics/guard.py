@@ -1,0 +1,149 @@
+"""Estimating one table column safely: the sample is checked in Python before any compiled code sees it,
+a column that cannot be estimated becomes a reason in words instead of an exception, and estimates that
+look fine but are not (a constant dependent variable, a standard error a thousand times its coefficient,
+a first stage with F below 1) carry a flag that the table prints as a footnote."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from analytics.econometrics.fixed_effects import factorize, singleton_mask
+from analytics.econometrics.iv import feiv, parse_formula
+from analytics.econometrics.result import Fit
+
+SE_RATIO_FLAG = 1_000.0  # an SE this many times |coefficient| or more is flagged
+WEAK_FIRST_STAGE_F = 1.0  # a first-stage F below this is flagged
+
+
+class NotEstimable(Exception):
+    """An exhibit (or one of its columns) cannot be estimated on this data; the message says why."""
+
+
+@dataclass
+class Sample:
+    """Row counts of an estimation sample as the estimator will see it."""
+
+    rows: int
+    complete: int  # after dropping rows with a missing (or infinite) value in a model variable
+    estimation: int  # after dropping fixed-effect singletons as well
+    parameters: int
+    clusters: int | None
+    constant_depvar: bool
+
+
+@dataclass
+class Column:
+    """One table column: its fit, or the reason it could not be estimated, and the flags of its estimates."""
+
+    fit: Fit | None
+    reason: str | None = None
+    flags: list[str] = field(default_factory=list)
+
+    @property
+    def note(self) -> str | None:
+        if self.reason:
+            return f"not estimable: {self.reason}"
+        return "; ".join(self.flags) or None
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+def inspect_sample(formula: str, data: pd.DataFrame, cluster: str | None = None) -> Sample:
+    """Count the rows ``feiv(formula, data)`` would estimate on (missing values, then FE singletons
+    dropped iteratively), the parameters, the clusters left, and whether the dependent variable is constant."""
+    spec = parse_formula(formula)
+    cols = list(dict.fromkeys([spec.depvar, *spec.exog, *spec.endog, *spec.instruments, *spec.fe,
+                               *([cluster] if cluster else [])]))
+    missing = [c for c in cols if c not in data.columns]
+    if missing:
+        raise KeyError(f"column(s) not in data: {', '.join(missing)}")
+    d = data[cols]
+    num = d[[c for c in cols if c not in spec.fe and c != cluster]]
+    ok = d.notna().all(axis=1).to_numpy() & np.isfinite(num.to_numpy(np.float64)).all(axis=1)
+    d = d[ok]
+    complete = len(d)
+    if spec.fe and len(d):
+        d = d[singleton_mask(factorize(d, spec.fe))]
+    k = len(spec.exog) + len(spec.endog) + (0 if spec.fe else 1)
+    y = d[spec.depvar].to_numpy(np.float64)
+    return Sample(len(data), complete, len(d), k, int(d[cluster].nunique()) if cluster else None,
+                  bool(len(y) > 1 and np.ptp(y) == 0))
+
+
+def check_sample(s: Sample, has_fe: bool) -> None:
+    """Raise NotEstimable when the sample leaves nothing to estimate (before any compiled code runs)."""
+    if s.complete == 0:
+        raise NotEstimable(f"0 rows with complete data (of {_plural(s.rows, 'row')})")
+    if has_fe and s.estimation == 0:
+        raise NotEstimable(f"0 rows after dropping singletons (of {s.complete:,} with complete data)")
+    if s.estimation <= s.parameters:
+        raise NotEstimable(f"{_plural(s.estimation, 'row')} left for {_plural(s.parameters, 'parameter')}")
+    if s.clusters is not None and s.clusters < 2:
+        raise NotEstimable(f"{_plural(s.clusters, 'cluster')} in the estimation sample; clustered SEs need two")
+
+
+def flags(fit: Fit, sample: Sample | None = None) -> list[str]:
+    """Warnings a reader must see next to the numbers: constant dependent variable, SE ≥ 1,000 × |coef|,
+    first-stage F below 1."""
+    out = []
+    if sample is not None and sample.constant_depvar:
+        out.append(f"the dependent variable ({fit.depvar}) is constant in the estimation sample")
+    se, b = fit.se, fit.coef
+    huge = [t for t in b.index if np.isfinite(se[t]) and se[t] >= SE_RATIO_FLAG * abs(b[t])]
+    nan = [t for t in b.index if not np.isfinite(se[t])]
+    if huge:
+        out.append(f"s.e. over {SE_RATIO_FLAG:,.0f} times the coefficient: {', '.join(huge)}")
+    if nan:
+        out.append(f"s.e. not defined: {', '.join(nan)}")
+    out += [f for e in fit.first_stages if (f := first_stage_flags(fit, e))]
+    return out
+
+
+def first_stage_flags(fit: Fit, endog: str) -> str | None:
+    """The flag of a first stage whose F on the excluded instruments is below 1 (or undefined)."""
+    f = fit.first_stages[endog].f_excluded
+    if f >= WEAK_FIRST_STAGE_F:
+        return None
+    return f"first-stage F of {endog} is {f:.3g}, below {WEAK_FIRST_STAGE_F:g}: the instruments carry no information"
+
+
+def fit_column(formula: str, data: pd.DataFrame, vcov="robust", where: str = "", context: str = "") -> Column:
+    """Estimate one column by ``feiv`` after checking its sample; any failure becomes the column's reason
+    (``context`` appended, e.g. the sample's size), warnings are re-raised prefixed with ``where``."""
+    cluster = vcov.get("cluster") if isinstance(vcov, dict) else None
+    try:
+        s = inspect_sample(formula, data, cluster)
+        check_sample(s, bool(parse_formula(formula).fe))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            fit = feiv(formula, data, vcov=vcov)
+        for w in caught:
+            warnings.warn(f"{where}: {w.message}" if where else str(w.message), w.category, stacklevel=2)
+        if fit.df_resid <= 0:
+            raise NotEstimable(f"no residual degrees of freedom ({_plural(fit.nobs, 'row')}, {fit.k} parameters "
+                               "including the fixed effects)")
+    except Exception as e:  # noqa: BLE001 - one column failing must not take the table down
+        reason = str(e) if isinstance(e, NotEstimable) else f"{type(e).__name__}: {e}"
+        return Column(None, reason + (f"; {context}" if context else ""))
+    return Column(fit, flags=flags(fit, s))
+
+
+def fit_columns(specs: dict[str, tuple], table: str, context: str = "") -> tuple[dict[str, Fit | None], dict[str, str]]:
+    """Estimate ``{label: (formula, data, vcov)}``; returns the fits (None where not estimable) and the
+    notes per column. Raises NotEstimable, with every column's reason, only when no column is estimable."""
+    cols = {}
+    for i, (label, (formula, data, vcov)) in enumerate(specs.items(), 1):
+        cols[label] = fit_column(formula, data, vcov, where=f"{table} column {i}", context=context)
+    notes = {k: c.note for k, c in cols.items() if c.note}
+    if cols and all(c.fit is None for c in cols.values()):
+        reasons = list(dict.fromkeys(c.reason for c in cols.values()))
+        if len(reasons) == 1:
+            raise NotEstimable(f"{table}, all {len(cols)} columns: {reasons[0]}")
+        raise NotEstimable("; ".join(f"{table} column {i}: {c.reason}" for i, c in enumerate(cols.values(), 1)))
+    return {k: c.fit for k, c in cols.items()}, notes
