@@ -19,7 +19,7 @@ import pandas as pd
 
 from analytics import descriptives, figures, regressions, report, study
 from analytics.exhibits import Exhibit
-from analytics.isolation import exhibit_name, run_exhibit
+from analytics.isolation import exhibit_name, fork_is_safe, run_exhibit
 from etl.pipeline import Cache, default_work_dir, run_etl
 from prodnet.progress import peak_rss_gib, steps
 
@@ -94,6 +94,7 @@ def run_all(data_root: str | Path, out_dir: str | Path, store: str = "embedded",
         if truth:
             data.notes["planted"] = truth["planted"]
             data.notes["oracle"] = truth["counts"].get("oracle_eq16", {})
+        isolated = isolate and fork_is_safe()
         fns = [(f, None) for f in descriptives.all_descriptives() + regressions.all_regressions()]
         fns += [(f, out / "figures") for f in figures.all_figures()]
         for fn, fig_dir in fns:
@@ -102,15 +103,19 @@ def run_all(data_root: str | Path, out_dir: str | Path, store: str = "embedded",
                 continue
             st(name)
             args = (data,) if fig_dir is None else (data, fig_dir)
-            exhibits.append(run_exhibit(fn, *args, isolate=isolate))
+            exhibits.append(run_exhibit(fn, *args, isolate=isolated))
         exhibits.sort(key=lambda e: PAPER_ORDER.index(e.id) if e.id in PAPER_ORDER else 99)
         st("write outputs")
         _write_tables(out, exhibits)
     timings = st.timings
     summary = _summary(root, cache, data, exhibits, timings, reused, truth, etl_report, store)
     summary["seconds_total"] = time.perf_counter() - t_all
+    summary["exhibits_in_child_processes"] = isolated
     (out / "summary.json").write_text(json.dumps(summary, indent=1, default=_json))
-    report.write(out, exhibits, {"intro": _intro(data, root, store, reused), "timings": timings, "truth": bool(truth),
+    intro = _intro(data, root, store, reused) + ("" if isolated or not isolate else
+                                                 " Exhibits ran in this process: a forked child could not run the "
+                                                 "compiled estimators, so a crash in one would end the run.")
+    report.write(out, exhibits, {"intro": intro, "timings": timings, "truth": bool(truth),
                                  "footer": f"prodnet {summary['versions'].get('prodnet', '')}; peak RSS "
                                            f"{summary['peak_rss_gib']:.2f} GiB; total {summary['seconds_total']:.0f} s."})
     return summary

@@ -1,0 +1,184 @@
+"""No exhibit can take the run down, and no number is printed without its warning: sample checks before
+the compiled estimators, per-column 'not estimable' reasons, flags on suspicious estimates, crashes of
+compiled code contained in a child process, warnings collected. Data built by hand here; the estimates the
+flags rest on are recomputed with numpy and linearmodels."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analytics import guard
+from analytics.econometrics.tables import Table
+from analytics.exhibits import Exhibit
+from analytics.isolation import run_guarded, run_in_child
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def singletons(n: int) -> pd.DataFrame:
+    """Every row its own fixed-effect group: nothing survives singleton dropping."""
+    return pd.DataFrame({"y": np.arange(n, dtype=float), "x": np.arange(n, dtype=float) ** 2, "g": np.arange(n),
+                         "h": np.arange(n) % 2})
+
+
+def panel(seed: int = 0, n: int = 400) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    d = pd.DataFrame({"g": rng.integers(0, 20, n), "c": rng.integers(0, 40, n), "z": rng.normal(size=n),
+                      "x": rng.normal(size=n)})
+    d["d"] = 0.8 * d.z + rng.normal(size=n)
+    d["y"] = 1.0 + 0.5 * d.x + 0.3 * d.d + 0.1 * d.g + rng.normal(size=n)
+    return d
+
+
+# ---------------------------------------------------------------- first line: checks before compiled code
+
+def test_empty_sample_is_not_estimable_with_counts():
+    s = guard.inspect_sample("y ~ x | g", singletons(3))
+    assert (s.rows, s.complete, s.estimation, s.parameters) == (3, 3, 0, 1)
+    c = guard.fit_column("y ~ x | g", singletons(3), "robust", context="2005 sample has 3 buyers")
+    assert c.fit is None
+    assert c.note == ("not estimable: 0 rows after dropping singletons (of 3 with complete data); "
+                      "2005 sample has 3 buyers")
+    empty = singletons(0)
+    assert guard.fit_column("y ~ x | g", empty, "robust").reason == "0 rows with complete data (of 0 rows)"
+    nan = singletons(5).assign(y=np.nan)
+    assert guard.fit_column("y ~ x", nan, "robust").reason == "0 rows with complete data (of 5 rows)"
+
+
+def test_too_few_rows_and_clusters():
+    d = pd.DataFrame({"y": [1.0, 2.0], "x": [0.0, 1.0], "c": [1, 1]})
+    assert guard.fit_column("y ~ x", d, "robust").reason == "2 rows left for 2 parameters"
+    d3 = pd.concat([d, d.assign(y=[3.0, 5.0])])
+    assert guard.fit_column("y ~ x", d3, {"cluster": "c"}).reason.startswith("1 cluster in the estimation sample")
+
+
+def test_one_column_failing_leaves_the_others():
+    d = panel()
+    fits, notes = guard.fit_columns({"ok": ("y ~ x | g", d, "robust"), "empty": ("y ~ x | g", singletons(4), "robust")},
+                                    "Table 9", context="ctx")
+    assert fits["empty"] is None and fits["ok"] is not None
+    assert notes == {"empty": "not estimable: 0 rows after dropping singletons (of 4 with complete data); ctx"}
+    # the estimate itself is untouched: OLS with group dummies by numpy
+    X = np.column_stack([d.x, pd.get_dummies(d.g).to_numpy(float)])
+    assert fits["ok"].coef["x"] == pytest.approx(np.linalg.lstsq(X, d.y, rcond=None)[0][0], rel=1e-8)
+    with pytest.raises(guard.NotEstimable, match=r"^Table 4, all 2 columns: 0 rows after dropping singletons"):
+        guard.fit_columns({"a": ("y ~ x | g", singletons(3), "robust"), "b": ("y ~ x | g", singletons(3), "robust")},
+                          "Table 4")
+
+
+def test_table_prints_not_estimable_and_footnotes():
+    d = panel()
+    fits, notes = guard.fit_columns({"ok": ("y ~ x | g", d, "robust"), "empty": ("y ~ x | g", singletons(4), "robust")},
+                                    "Table 3")
+    t = Table("3", "T", fits, {"x": "x"}, {"G FE": ["g"]}, {"N": "nobs"}, notes="base.", column_notes=notes)
+    assert t.header() == ["", "(1) ok", "(2) empty [a]"]
+    assert t.body()[0][2] == "not estimable"
+    assert "[a] not estimable: 0 rows after dropping singletons" in t.markdown()
+    assert "[a] not estimable" in t.html(caption=False) and "<caption>" not in t.html(caption=False)
+    tidy = t.tidy()
+    row = tidy[tidy.column == "empty"].iloc[0]
+    assert row.term == "not estimable" and row.note.startswith("not estimable")
+
+
+# ---------------------------------------------------------------- flags
+
+def test_constant_dependent_variable_flagged():
+    d = panel().assign(y=2.0)
+    c = guard.fit_column("y ~ x | g", d, "robust")
+    assert c.fit is not None and "the dependent variable (y) is constant in the estimation sample" in c.flags
+
+
+def test_huge_standard_error_flagged():
+    """y orthogonal to x within groups: a coefficient of rounding-error size, its SE over 1,000 times it
+    (numpy OLS on group dummies agrees)."""
+    rng = np.random.default_rng(1)
+    n = 300
+    d = pd.DataFrame({"x": rng.normal(size=n), "g": rng.integers(0, 10, n), "e": rng.normal(size=n)})
+    xt = d.x - d.groupby("g").x.transform("mean")
+    d["y"] = d.e - xt * (xt @ d.e) / (xt @ xt)
+    c = guard.fit_column("y ~ x | g", d, "iid")
+    X = np.column_stack([d.x, pd.get_dummies(d.g).to_numpy(float)])
+    b, rss = np.linalg.lstsq(X, d.y, rcond=None)[:2]
+    se = np.sqrt(rss[0] / (n - X.shape[1]) * np.linalg.inv(X.T @ X)[0, 0])
+    assert se > 1000 * abs(b[0]) and c.fit.se["x"] == pytest.approx(se, rel=1e-6)
+    assert "s.e. over 1,000 times the coefficient: x" in c.flags
+    assert not guard.fit_column("y ~ x | g", panel(), "iid").flags  # a well-posed model carries none
+
+
+def test_weak_first_stage_flagged():
+    """An instrument unrelated to the endogenous regressor: first-stage F below 1 (linearmodels agrees)."""
+    from linearmodels.iv import IV2SLS
+
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        d = panel(seed).assign(z=rng.normal(size=400))
+        ref = IV2SLS.from_formula("y ~ 1 + x + [d ~ z]", d).fit(cov_type="unadjusted")
+        f_ref = ref.first_stage.diagnostics["f.stat"]["d"]
+        if f_ref < 1:
+            break
+    c = guard.fit_column("y ~ x | | d ~ z", d, "iid")
+    f = c.fit.first_stages["d"].f_excluded
+    # linearmodels divides by n, ivreg2 (and feiv) by n − k: 400 rows, 3 first-stage regressors
+    assert f == pytest.approx(f_ref * 397 / 400, rel=1e-6) and f < 1
+    assert any(x.startswith("first-stage F of d is") for x in c.flags)
+
+
+# ---------------------------------------------------------------- second line: child processes
+
+def table_crash(_):
+    os.abort()
+
+
+def table_warns(_):
+    warnings.warn("something to know", stacklevel=1)
+    warnings.warn("something to know", stacklevel=1)
+    return Exhibit("table_warns", "t")
+
+
+def table_refuses(_):
+    raise guard.NotEstimable("Table X column 1: no rows")
+
+
+def test_abort_in_child_is_reported():
+    ex = run_in_child(table_crash, None)
+    assert ex.id == "table_crash" and ex.error.startswith("crashed: signal 6 (SIGABRT)")
+
+
+def test_hung_child_is_stopped():
+    ex = run_in_child(lambda _: __import__("time").sleep(30), None, timeout=1)
+    assert ex.error.startswith("stopped: not finished within 1 s")
+
+
+def test_warnings_collected_once_and_reasons_kept():
+    ex = run_guarded(table_warns, None)
+    assert ex.warnings == ["UserWarning: something to know"]
+    assert run_in_child(table_warns, None).warnings == ["UserWarning: something to know"]
+    assert run_guarded(table_refuses, None).error == "not estimable: Table X column 1: no rows"
+
+
+def test_native_panic_on_empty_frame_contained():
+    """The compiled demeaning aborts the process on an empty frame (exit 134 without protection); in a child
+    it is one exhibit's 'crashed: signal 6'. A fresh interpreter, so no thread pool of this one interferes."""
+    code = textwrap.dedent("""
+        import numpy as np, pandas as pd
+        from analytics.econometrics.fixed_effects import absorb, demean
+        from analytics.isolation import fork_is_safe, run_in_child
+        def table_empty(_):
+            demean(np.empty((0, 1)), absorb(pd.DataFrame({"g": np.empty(0, int)}), ["g"], None))
+        assert fork_is_safe()
+        print(run_in_child(table_empty, None).error.splitlines()[0])
+    """)
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO,
+                       env=os.environ | {"PYTHONPATH": str(REPO)}, timeout=300)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert p.stdout.startswith("crashed: signal 6 (SIGABRT); last output:")
+    assert "panicked" in p.stdout
