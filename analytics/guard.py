@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from analytics.econometrics.fixed_effects import factorize, singleton_mask
+from analytics.econometrics.fixed_effects import absorb, factorize, singleton_mask
 from analytics.econometrics.iv import feiv, parse_formula
 from analytics.econometrics.result import Fit
 
@@ -33,6 +33,7 @@ class Sample:
     parameters: int
     clusters: int | None
     constant_depvar: bool
+    absorbed: int = 0  # fixed-effect degrees of freedom, counted only when they could exhaust the sample
 
 
 @dataclass
@@ -72,8 +73,11 @@ def inspect_sample(formula: str, data: pd.DataFrame, cluster: str | None = None)
         d = d[singleton_mask(factorize(d, spec.fe))]
     k = len(spec.exog) + len(spec.endog) + (0 if spec.fe else 1)
     y = d[spec.depvar].to_numpy(np.float64)
+    absorbed = 0
+    if spec.fe and len(d) and len(d) <= k + sum(d[c].nunique() for c in spec.fe):  # else N − K > 0 for sure
+        absorbed = absorb(d, spec.fe, cluster).df_absorbed(cluster is not None)
     return Sample(len(data), complete, len(d), k, int(d[cluster].nunique()) if cluster else None,
-                  bool(len(y) > 1 and np.ptp(y) == 0))
+                  bool(len(y) > 1 and np.ptp(y) == 0), absorbed)
 
 
 def check_sample(s: Sample, has_fe: bool) -> None:
@@ -84,6 +88,10 @@ def check_sample(s: Sample, has_fe: bool) -> None:
         raise NotEstimable(f"0 rows after dropping singletons (of {s.complete:,} with complete data)")
     if s.estimation <= s.parameters:
         raise NotEstimable(f"{_plural(s.estimation, 'row')} left for {_plural(s.parameters, 'parameter')}")
+    if s.estimation <= s.parameters + s.absorbed:
+        raise NotEstimable(f"no residual degrees of freedom: {_plural(s.estimation, 'row')} after dropping "
+                           f"singletons, {_plural(s.parameters, 'parameter')} and {s.absorbed:,} absorbed by the "
+                           "fixed effects")
     if s.clusters is not None and s.clusters < 2:
         raise NotEstimable(f"{_plural(s.clusters, 'cluster')} in the estimation sample; clustered SEs need two")
 
@@ -125,9 +133,6 @@ def fit_column(formula: str, data: pd.DataFrame, vcov="robust", where: str = "",
             fit = feiv(formula, data, vcov=vcov)
         for w in caught:
             warnings.warn(f"{where}: {w.message}" if where else str(w.message), w.category, stacklevel=2)
-        if fit.df_resid <= 0:
-            raise NotEstimable(f"no residual degrees of freedom ({_plural(fit.nobs, 'row')}, {fit.k} parameters "
-                               "including the fixed effects)")
     except Exception as e:  # noqa: BLE001 - one column failing must not take the table down
         reason = str(e) if isinstance(e, NotEstimable) else f"{type(e).__name__}: {e}"
         return Column(None, reason + (f"; {context}" if context else ""))

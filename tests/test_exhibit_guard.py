@@ -57,6 +57,12 @@ def test_empty_sample_is_not_estimable_with_counts():
 def test_too_few_rows_and_clusters():
     d = pd.DataFrame({"y": [1.0, 2.0], "x": [0.0, 1.0], "c": [1, 1]})
     assert guard.fit_column("y ~ x", d, "robust").reason == "2 rows left for 2 parameters"
+    # two rows per group survive singleton dropping, but the group means use up every degree of freedom
+    pairs = pd.DataFrame({"y": [1.0, 2.0, 4.0, 3.0], "x": [0.0, 1.0, 0.5, 2.0], "g": [1, 1, 2, 2]})
+    assert guard.fit_column("y ~ x | g", pairs.iloc[:2], "robust").reason == (
+        "no residual degrees of freedom: 2 rows after dropping singletons, 1 parameter and 1 absorbed by the "
+        "fixed effects")
+    assert guard.fit_column("y ~ x | g", pairs, "robust").fit.df_resid == 1
     d3 = pd.concat([d, d.assign(y=[3.0, 5.0])])
     assert guard.fit_column("y ~ x", d3, {"cluster": "c"}).reason.startswith("1 cluster in the estimation sample")
 
