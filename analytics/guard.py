@@ -43,11 +43,12 @@ class Column:
     fit: Fit | None
     reason: str | None = None
     flags: list[str] = field(default_factory=list)
+    context: str = ""  # what the reader needs to judge the reason, e.g. the sample's size
 
     @property
     def note(self) -> str | None:
         if self.reason:
-            return f"not estimable: {self.reason}"
+            return f"not estimable: {self.reason}" + (f"; {self.context}" if self.context else "")
         return "; ".join(self.flags) or None
 
 
@@ -134,8 +135,7 @@ def fit_column(formula: str, data: pd.DataFrame, vcov="robust", where: str = "",
         for w in caught:
             warnings.warn(f"{where}: {w.message}" if where else str(w.message), w.category, stacklevel=2)
     except Exception as e:  # noqa: BLE001 - one column failing must not take the table down
-        reason = str(e) if isinstance(e, NotEstimable) else f"{type(e).__name__}: {e}"
-        return Column(None, reason + (f"; {context}" if context else ""))
+        return Column(None, str(e) if isinstance(e, NotEstimable) else f"{type(e).__name__}: {e}", context=context)
     return Column(fit, flags=flags(fit, s))
 
 
@@ -147,8 +147,13 @@ def fit_columns(specs: dict[str, tuple], table: str, context: str = "") -> tuple
         cols[label] = fit_column(formula, data, vcov, where=f"{table} column {i}", context=context)
     notes = {k: c.note for k, c in cols.items() if c.note}
     if cols and all(c.fit is None for c in cols.values()):
-        reasons = list(dict.fromkeys(c.reason for c in cols.values()))
-        if len(reasons) == 1:
-            raise NotEstimable(f"{table}, all {len(cols)} columns: {reasons[0]}")
-        raise NotEstimable("; ".join(f"{table} column {i}: {c.reason}" for i, c in enumerate(cols.values(), 1)))
+        by_reason: dict[str, list[int]] = {}
+        for i, c in enumerate(cols.values(), 1):
+            by_reason.setdefault(c.reason, []).append(i)
+        if len(by_reason) == 1:
+            text = f"{table}, all {len(cols)} columns: {next(iter(by_reason))}"
+        else:
+            text = f"{table}: " + "; ".join(f"column{'s' if len(ix) > 1 else ''} {', '.join(map(str, ix))}: {r}"
+                                            for r, ix in by_reason.items())
+        raise NotEstimable(text + (f"; {context}" if context else ""))
     return {k: c.fit for k, c in cols.items()}, notes
