@@ -39,12 +39,12 @@ def main() -> None:
         for _ in range(args.repeats):
             for fn, fargs in fns:
                 t[exhibit_name(fn)][iso].append(run_exhibit(fn, *fargs, isolate=iso, timeout=600).seconds)
-    rows = [{"exhibit": k, "in_process_s": statistics.median(v[False]), "forked_child_s": statistics.median(v[True])}
+    rows = [{"what": k, "in_process_s": statistics.median(v[False]), "forked_child_s": statistics.median(v[True])}
             for k, v in t.items()]
     tot_in, tot_fork = sum(r["in_process_s"] for r in rows), sum(r["forked_child_s"] for r in rows)
-    rows.append({"exhibit": "total", "in_process_s": tot_in, "forked_child_s": tot_fork})
+    rows.append({"what": "total", "in_process_s": tot_in, "forked_child_s": tot_fork})
     for r in rows:
-        print(f"{r['exhibit']:>12}  in-process {r['in_process_s']:7.3f} s   forked child {r['forked_child_s']:7.3f} s")
+        print(f"{r['what']:>12}  in-process {r['in_process_s']:7.3f} s   forked child {r['forked_child_s']:7.3f} s")
     print(f"overhead {tot_fork - tot_in:+.2f} s over {len(rows) - 1} exhibits "
           f"({(tot_fork - tot_in) / (len(rows) - 1) * 1000:+.0f} ms each)")
     save("isolation", rows)

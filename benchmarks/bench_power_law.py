@@ -34,7 +34,7 @@ def main() -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             t_ref, r = timed(lambda x=x, d=discrete: powerlaw.Fit(x, discrete=d, verbose=False), args.repeats)
-        rows.append({"data": name, "n": len(x), "candidates": f.n_candidates,
+        rows.append({"what": name, "n": len(x), "candidates": f.n_candidates,
                      "prodnet_s": t_ours, "prodnet_xmin": f.xmin, "prodnet_alpha": f.alpha,
                      "prodnet_one_sided_s": t_csn, "prodnet_one_sided_xmin": g.xmin,
                      "powerlaw_s": t_ref, "powerlaw_xmin": float(r.xmin), "powerlaw_alpha": float(r.alpha),

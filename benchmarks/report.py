@@ -14,6 +14,8 @@ TITLES = {
     "bolt": "Embedded store vs the local Bolt server (ArcadeDB, Neo4j-compatible; not Neo4j)",
     "fe2sls": "FE-2SLS (2 endogenous, 2 instruments, 4 FE sets) vs linearmodels IV2SLS with dummy FE",
     "lpm": "Table 5's 7.7M-row linear probability model",
+    "power": "Power-law x_min search on the CSN data sets vs the powerlaw package",
+    "isolation": "Each exhibit in a forked child vs in-process (small synthetic root, seed 1)",
 }
 
 
