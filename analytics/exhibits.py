@@ -38,6 +38,10 @@ class Exhibit:
         return f"{kind.capitalize()} {num}"
 
     def tidy(self) -> pd.DataFrame:
+        if self.error:
+            return pd.DataFrame([{"table": self.id.partition("_")[2], "column": "", "term": "not produced",
+                                  "estimate": np.nan, "std_error": np.nan, "p_value": np.nan, "nobs": np.nan,
+                                  "note": self.error}])
         if self.reg is not None:
             parts = [self.reg.tidy()]
             if self.first_stage is not None:
@@ -56,6 +60,8 @@ class Exhibit:
         return None if self.first_stage is None else f"table_{self.first_stage.number}"
 
     def markdown(self) -> str:
+        if self.error:
+            return f"**{self.label}: {self.title}**\n\n{self.error}\n"
         if self.reg is not None:
             return self.reg.markdown() + ("\n" + self.first_stage.markdown() if self.first_stage else "")
         if self.frame is not None:
@@ -64,6 +70,8 @@ class Exhibit:
         return ""
 
     def latex(self) -> str:
+        if self.error:
+            return f"% {self.label}: {self.error}\n".replace("\n", "\n% ").rstrip("% ")
         if self.reg is not None:
             return self.reg.latex() + (self.first_stage.latex() if self.first_stage else "")
         if self.frame is not None:

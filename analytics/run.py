@@ -64,7 +64,7 @@ def _write_tables(out: Path, exhibits: list[Exhibit]) -> None:
     tdir = out / "tables"
     tdir.mkdir(parents=True, exist_ok=True)
     for e in exhibits:
-        if e.error or e.figure is not None:
+        if e.id.startswith("figure"):
             continue
         e.tidy().to_csv(tdir / f"{e.id}.csv", index=False)
         (tdir / f"{e.id}.md").write_text(e.markdown(), encoding="utf-8")

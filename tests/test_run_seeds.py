@@ -33,7 +33,7 @@ def check_outputs(out, s, expected: list[str]) -> str:
         err = v["error"]
         assert err is None or err.startswith("not estimable"), (ex, err)  # never failed or crashed
         assert len(re.findall(f"id='{ex}'", html)) == 1 and f"href='#{ex}'" in html
-        if err is None and ex.startswith("table"):
+        if ex.startswith("table"):
             assert (out / "tables" / f"{ex}.csv").exists()
     assert "&lt;NA&gt;" not in html and "<NA>" not in html
     titles = re.findall(r"<(?:h[23][^>]*|caption|p class='caption')>([^<]+)<", html)
@@ -103,7 +103,9 @@ def test_empty_sample_exhibit_not_estimable(seed3, tmp_path, monkeypatch):
                                                  "reference prefecture")
     assert s["exhibits"]["table_W1"]["error"] is None
     assert "not estimable: Table 4, all 9 columns" in (tmp_path / "report.html").read_text()
-    assert not (tmp_path / "tables" / "table_4.csv").exists()
+    t4 = pd.read_csv(tmp_path / "tables" / "table_4.csv")
+    assert t4.term.tolist() == ["not produced"] and t4.note[0] == s["exhibits"]["table_4"]["error"]
+    assert (tmp_path / "tables" / "table_4.md").read_text().endswith(s["exhibits"]["table_4"]["error"] + "\n")
 
 
 def test_hand_written_fixture_root(tmp_path):
