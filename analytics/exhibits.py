@@ -29,8 +29,8 @@ class Exhibit:
     @property
     def column_notes(self) -> dict[str, str]:
         """Footnotes of the regression table(s) by column: flags and columns not estimable."""
-        return {f"{t.number}: {k}": v for t in (self.reg, self.first_stage) if t is not None
-                for k, v in t.column_notes.items()}
+        return {f"{t.number}: {k}": t.column_note(k) for t in (self.reg, self.first_stage) if t is not None
+                for k in t.columns if t.column_note(k)}
 
     @property
     def label(self) -> str:

@@ -1,7 +1,8 @@
-"""Estimating one table column safely: the sample is checked in Python before any compiled code sees it,
-a column that cannot be estimated becomes a reason in words instead of an exception, and estimates that
-look fine but are not (a constant dependent variable, a standard error a thousand times its coefficient,
-a first stage with F below 1) carry a flag that the table prints as a footnote."""
+"""Estimating one table column safely: the exhibit's sample is checked in Python before any compiled code
+sees it, a column that cannot be estimated becomes a reason in words (with the sample's context) instead of
+an exception, and estimates that look fine but are not carry a flag that the table prints as a footnote:
+the estimator's own (a constant dependent variable, a standard error over 1,000 times its coefficient, a
+first stage with F below 1, few clusters, …)."""
 
 from __future__ import annotations
 
@@ -13,10 +14,9 @@ import pandas as pd
 
 from analytics.econometrics.fixed_effects import absorb, factorize, singleton_mask
 from analytics.econometrics.iv import feiv, parse_formula
-from analytics.econometrics.result import Fit
+from analytics.econometrics.result import EstimationError, Fit
 
-SE_RATIO_FLAG = 1_000.0  # an SE this many times |coefficient| or more is flagged
-WEAK_FIRST_STAGE_F = 1.0  # a first-stage F below this is flagged
+WEAK_FIRST_STAGE_F = 1.0  # a first-stage F below this is flagged (first-stage tables A6–A8)
 
 
 class NotEstimable(Exception):
@@ -32,7 +32,6 @@ class Sample:
     estimation: int  # after dropping fixed-effect singletons as well
     parameters: int
     clusters: int | None
-    constant_depvar: bool
     absorbed: int = 0  # fixed-effect degrees of freedom, counted only when they could exhaust the sample
 
 
@@ -47,9 +46,10 @@ class Column:
 
     @property
     def note(self) -> str | None:
+        """The column's note for the table when it is not estimable (flags travel with the fit)."""
         if self.reason:
             return f"not estimable: {self.reason}" + (f"; {self.context}" if self.context else "")
-        return "; ".join(self.flags) or None
+        return None
 
 
 def _plural(n: int, word: str) -> str:
@@ -58,7 +58,8 @@ def _plural(n: int, word: str) -> str:
 
 def inspect_sample(formula: str, data: pd.DataFrame, cluster: str | None = None) -> Sample:
     """Count the rows ``feiv(formula, data)`` would estimate on (missing values, then FE singletons
-    dropped iteratively), the parameters, the clusters left, and whether the dependent variable is constant."""
+    dropped iteratively), the parameters, the clusters left and, when they could exhaust the rows, the
+    degrees of freedom the fixed effects absorb."""
     spec = parse_formula(formula)
     cols = list(dict.fromkeys([spec.depvar, *spec.exog, *spec.endog, *spec.instruments, *spec.fe,
                                *([cluster] if cluster else [])]))
@@ -73,12 +74,10 @@ def inspect_sample(formula: str, data: pd.DataFrame, cluster: str | None = None)
     if spec.fe and len(d):
         d = d[singleton_mask(factorize(d, spec.fe))]
     k = len(spec.exog) + len(spec.endog) + (0 if spec.fe else 1)
-    y = d[spec.depvar].to_numpy(np.float64)
     absorbed = 0
     if spec.fe and len(d) and len(d) <= k + sum(d[c].nunique() for c in spec.fe):  # else N − K > 0 for sure
         absorbed = absorb(d, spec.fe, cluster).df_absorbed(cluster is not None)
-    return Sample(len(data), complete, len(d), k, int(d[cluster].nunique()) if cluster else None,
-                  bool(len(y) > 1 and np.ptp(y) == 0), absorbed)
+    return Sample(len(data), complete, len(d), k, int(d[cluster].nunique()) if cluster else None, absorbed)
 
 
 def check_sample(s: Sample, has_fe: bool) -> None:
@@ -95,23 +94,6 @@ def check_sample(s: Sample, has_fe: bool) -> None:
                            "fixed effects")
     if s.clusters is not None and s.clusters < 2:
         raise NotEstimable(f"{_plural(s.clusters, 'cluster')} in the estimation sample; clustered SEs need two")
-
-
-def flags(fit: Fit, sample: Sample | None = None) -> list[str]:
-    """Warnings a reader must see next to the numbers: constant dependent variable, SE ≥ 1,000 × |coef|,
-    first-stage F below 1."""
-    out = []
-    if sample is not None and sample.constant_depvar:
-        out.append(f"the dependent variable ({fit.depvar}) is constant in the estimation sample")
-    se, b = fit.se, fit.coef
-    huge = [t for t in b.index if np.isfinite(se[t]) and se[t] >= SE_RATIO_FLAG * abs(b[t])]
-    nan = [t for t in b.index if not np.isfinite(se[t])]
-    if huge:
-        out.append(f"s.e. over {SE_RATIO_FLAG:,.0f} times the coefficient: {', '.join(huge)}")
-    if nan:
-        out.append(f"s.e. not defined: {', '.join(nan)}")
-    out += [f for e in fit.first_stages if (f := first_stage_flags(fit, e))]
-    return out
 
 
 def first_stage_flags(fit: Fit, endog: str) -> str | None:
@@ -134,14 +116,17 @@ def fit_column(formula: str, data: pd.DataFrame, vcov="robust", where: str = "",
             fit = feiv(formula, data, vcov=vcov)
         for w in caught:
             warnings.warn(f"{where}: {w.message}" if where else str(w.message), w.category, stacklevel=2)
+    except (NotEstimable, EstimationError) as e:
+        return Column(None, str(e), context=context)
     except Exception as e:  # noqa: BLE001 - one column failing must not take the table down
-        return Column(None, str(e) if isinstance(e, NotEstimable) else f"{type(e).__name__}: {e}", context=context)
-    return Column(fit, flags=flags(fit, s))
+        return Column(None, f"{type(e).__name__}: {e}", context=context)
+    return Column(fit, flags=list(fit.flags))
 
 
 def fit_columns(specs: dict[str, tuple], table: str, context: str = "") -> tuple[dict[str, Fit | None], dict[str, str]]:
     """Estimate ``{label: (formula, data, vcov)}``; returns the fits (None where not estimable) and the
-    notes per column. Raises NotEstimable, with every column's reason, only when no column is estimable."""
+    reasons of the columns not estimable. Raises NotEstimable, with every column's reason, only when no
+    column is estimable."""
     cols = {}
     for i, (label, (formula, data, vcov)) in enumerate(specs.items(), 1):
         cols[label] = fit_column(formula, data, vcov, where=f"{table} column {i}", context=context)

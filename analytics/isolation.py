@@ -25,6 +25,7 @@ import traceback
 import warnings
 from collections.abc import Callable
 
+from analytics.econometrics.result import EstimationError
 from analytics.exhibits import Exhibit
 from analytics.guard import NotEstimable
 
@@ -46,7 +47,7 @@ def run_guarded(fn: Callable, *args) -> Exhibit:
         warnings.simplefilter("always")
         try:
             ex = fn(*args)
-        except NotEstimable as e:
+        except (NotEstimable, EstimationError) as e:
             ex = Exhibit(name, name.replace("_", " "), error=f"not estimable: {e}")
         except Exception as e:  # noqa: BLE001 - a failing exhibit must not stop the others
             ex = Exhibit(name, name.replace("_", " "),
