@@ -61,13 +61,15 @@ def test_seed_3_completes_with_reasons(seed3):
 
 
 def test_seed_3_flags_on_firm_theta_columns(seed3):
-    """Firm-θ nearest-reference columns of seed 3 have a constant log-ratio: flagged, as pandas confirms."""
+    """Firm-θ nearest-reference columns of seed 3: the log-ratio does not vary within the fixed effects and
+    only 3 clusters remain; both flagged beside the numbers, by footnote marker."""
     _, out, s = seed3
     notes = s["exhibits"]["table_4"]["column_notes"]
-    flagged = [k for k, v in notes.items() if "is constant" in v]
+    flagged = [k for k, v in notes.items() if "dependent variable y is absorbed by the fixed effects" in v]
     assert flagged and all("Firm θ" in k for k in flagged)
+    assert all("only 3 clusters" in notes[k] for k in flagged)
     md = (out / "tables" / "table_4.md").read_text()
-    assert "the dependent variable (y) is constant in the estimation sample" in md
+    assert "Firm θ, nearest ref (1) [" in md and "dependent variable y is absorbed by the fixed effects" in md
 
 
 def test_no_truth_file_no_planted_section(seed3, tmp_path):
