@@ -3,7 +3,7 @@ Tables 7–9, import status, and the ground truth."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -21,6 +21,7 @@ from .network import (
     unique_pairs,
 )
 from .params import Planted, Scale, Truth
+from .survey import domestic_sourcing, productivity_paths, sector_offshoring, sector_x
 
 MAX_REPORTED = 24  # each firm reports its top 24 suppliers and top 24 customers (section 2)
 
@@ -39,6 +40,7 @@ class World:
     links05: pd.DataFrame  # seller, buyer (firm indices), parent_child, rank_b, rank_s
     links10: pd.DataFrame
     buyer_panel: pd.DataFrame  # BSJBSA manufacturing buyers: status, D, shock
+    survey_draws: dict = field(default_factory=dict)  # per buyer_panel row: productivity, Dom, Offshore
 
 
 def _io_cum(io: pd.DataFrame, ind_codes: np.ndarray) -> np.ndarray:
@@ -190,7 +192,9 @@ def build_world(scale: Scale, seed: int, planted: Planted | None = None, progres
     f["employees"] = _employees(f, links05, rng)
 
     step("import status and instrument")
-    panel = _import_status(f, links05, jsic, wes, scale, p, rng)
+    draws: dict = {}
+    panel = _import_status(f, links05, jsic, ch, wes, scale, p, rng, np.random.default_rng([seed, 3]), draws)
+    truth.counts["table6"] = draws.pop("truth")
     D = np.zeros(n_total)
     D[panel.firm.to_numpy()] = panel.D.to_numpy()
 
@@ -206,7 +210,7 @@ def build_world(scale: Scale, seed: int, planted: Planted | None = None, progres
                         "theta_prime": ch.set_index("jsic3").theta_prime.round(6).to_dict(),
                         "theta_firm": ch.set_index("jsic3").theta_firm.round(6).to_dict(),
                         "decay": dict(zip(ind_codes, np.round(decay, 6), strict=True))}
-    return World(scale, p, truth, jsic, ch, io, exports, wes, f, links05, links10, panel)
+    return World(scale, p, truth, jsic, ch, io, exports, wes, f, links05, links10, panel, draws)
 
 
 def _intra_distance(muni: pd.DataFrame) -> np.ndarray:
@@ -228,9 +232,13 @@ def _employees(f: pd.DataFrame, links05: pd.DataFrame, rng) -> np.ndarray:
     return np.maximum(np.round(np.exp(le)), 0).astype(np.int64)
 
 
-def _import_status(f, links05, jsic, wes, scale: Scale, p: Planted, rng) -> pd.DataFrame:
+def _import_status(f, links05, jsic, ch, wes, scale: Scale, p: Planted, rng, rng_s, draws: dict) -> pd.DataFrame:
     """BSJBSA firms (largest by employment, alive in both vintages), their import status, the
-    firm-level shock of eq. (18) and import starting driven by the shock AND the unobserved u_i."""
+    firm-level shock of eq. (18) and import starting driven by the shock AND the unobserved u_i.
+
+    Importing in the base year is offshoring in at least one broad sector, drawn with the planted Table 6
+    effects of productivity (``rng_s``: the survey's own stream); ``draws`` receives the productivity paths,
+    Dom_iS and Offshore_iS of each panel row (and their truth)."""
     both = f.alive05 & f.alive10
     out = []
     for mfg, n in ((1, scale.bsjbsa_mfg), (0, scale.bsjbsa_nonmfg)):
@@ -246,11 +254,15 @@ def _import_status(f, links05, jsic, wes, scale: Scale, p: Planted, rng) -> pd.D
     z_size = np.log(f.sales05.to_numpy()[panel.firm]) - np.log(f.sales05.to_numpy()[panel.firm]).mean()
     u = f.u.to_numpy()[panel.firm]
     n = len(panel)
-    imp05 = np.zeros(n, bool)
-    imp05_lat = 0.3 * z_size + rng.normal(0, 1, n)
-    for mfg, share in ((1, 0.19), (0, 0.17)):
-        sel = panel.manufacturing.to_numpy() == mfg
-        imp05[sel] = imp05_lat[sel] > np.quantile(imp05_lat[sel], 1 - share)
+    a, e = productivity_paths(n, p, rng_s)
+    tfp05 = a[:, 2] + e[:, 2]
+    sector = jsic.set_index("jsic4").sector12.reindex(f.jsic4).to_numpy(float)
+    dom = domestic_sourcing(links05, sector, panel.firm.to_numpy())
+    alive05 = f.alive05.to_numpy()
+    x = sector_x(jsic, ch, f.jsic3.to_numpy()[alive05], f.sales05.to_numpy()[alive05])
+    off, draws["truth"] = sector_offshoring(dom, tfp05, x, p, rng_s)
+    draws.update(a=a, e=e, dom=dom, off=off)
+    imp05 = off.any(1)
     stop = imp05 & (rng.random(n) < 6 / 19)
     s_std = (panel.shock - panel.shock.mean()) / panel.shock.std()
     latent = p.start_pi_shock * s_std + p.start_lambda_u * u + p.start_psi_sales * z_size + rng.normal(0, 1, n)
