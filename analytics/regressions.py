@@ -73,11 +73,11 @@ def table_3(st: Study) -> Exhibit:
             "DHS Δdist": "dhs_dist", "Δlog(dist)": "d_log_dist", "Add vs drop dist": "add_vs_drop_dist"}
     fits = {k: feiv(f"{v} ~ imp_starter + log_tfp | ind4 + pref", d, vcov={"cluster": "pref"}) for k, v in cols.items()}
     t = Table("3", "Buyer's offshoring and changes in the pattern of domestic outsourcing", fits,
-              {"imp_starter": "Imp Starter", "log_tfp": "log(TFP) t-1"},
+              {"imp_starter": "Imp Starter", "log_tfp": f"log {st.op.label} t-1"},
               {"Buyer (4-digit) industry FE": ["ind4"], "Buyer region FE": ["pref"]},
               {"R-sq": "r2", "Nb Obs": "nobs"},
               notes="Manufacturing buyers, existing importers excluded; parent-child links and sellers with fewer "
-                    "than 5 employees dropped; TFP by Olley-Pakes; SEs clustered by the buyer's prefecture.")
+                    f"than 5 employees dropped; SEs clustered by the buyer's prefecture. {st.op.note}")
     return Exhibit("table_3", t.title, reg=t, notes=t.notes)
 
 
@@ -248,7 +248,7 @@ def table_a4(st: Study) -> Exhibit:
                      index=buyers).replace([np.inf, -np.inf], np.nan)
     fits = {}
     for dep, lab in (("l_regions", "ln(# prefectures)"), ("l_sellers", "ln(# sellers)"), ("l_ind4", "ln(# jsic4)")):
-        for prod, plab in (("tfp", "TFP (OP)"), ("vapw", "VA/Emp")):
+        for prod, plab in (("tfp", st.op.label), ("vapw", "VA/Emp")):
             fits[f"{lab}, {plab}"] = feiv(f"{dep} ~ productivity | ind4 + pref", d.assign(productivity=d[prod]),
                                           vcov={"cluster": "ind4"})
     f = st.firms[y]
@@ -266,7 +266,7 @@ def table_a4(st: Study) -> Exhibit:
                "Seller (4-digit) industry FE": ["s_ind4"], "Seller prefecture FE": ["s_pref"]},
               {"R-sq": "r2", "Nb of Obs": "nobs"},
               notes="Columns 1-6: manufacturing buyers of the regression sample, SEs clustered by buyer industry; "
-                    "column 7: links of manufacturing buyers, SEs clustered by buyer.")
+                    f"column 7: links of manufacturing buyers, SEs clustered by buyer. {st.op.note}")
     return Exhibit("table_A4", t.title, reg=t, notes=t.notes)
 
 

@@ -154,11 +154,11 @@ def _summary(root, cache, data, exhibits, timings, reused, truth, etl_report, st
            "exhibits": {e.id: {"title": e.title, "seconds": e.seconds, "error": e.error} for e in exhibits},
            "errors": [e.id for e in exhibits if e.error]}
     rows = [r | {"exhibit": e.id} for e in exhibits for r in e.truth]
-    if data.op is not None:
-        rows += [{"parameter": "Olley-Pakes beta_l", "planted": 0.6 if truth else None, "estimate": data.op.beta_l,
-                  "exhibit": "tfp"},
-                 {"parameter": "Olley-Pakes beta_k", "planted": 0.35 if truth else None, "estimate": data.op.beta_k,
-                  "exhibit": "tfp"}]
+    if data.op.pooled is not None:
+        pl = truth["planted"] if truth else {}
+        rows += [{"parameter": f"Olley-Pakes {b} (pooled)", "planted": pl.get(f"prod_{b}"),
+                  "estimate": getattr(data.op.pooled, b), "exhibit": "tfp"} for b in ("beta_l", "beta_k")]
+    out["productivity"] = {"method": data.op.method, "note": data.op.note, "groups": data.op.group_source}
     if truth:
         tp = pd.Series(truth["industries"]["theta_prime"])
         est = data.theta.theta_prime.reindex(tp.index)
