@@ -1,6 +1,6 @@
 """The paper's regression tables: 3 (eq. 1), 4 and A5 (eq. 15), 5 (incidence LPM), A4 (productivity and
 scope), 7 and 8 (eq. 16, OLS and 2SLS with the instrument of eq. 18; first stages A6, A7), 9 (eq. 19;
-first stages A8), and the seed-000 industry table (offshoring and wage inequality)."""
+first stages A8). Table 6 and the seed-000 industry table are in ``analytics.offshoring``."""
 
 from __future__ import annotations
 
@@ -226,14 +226,6 @@ def table_5(st: Study) -> Exhibit:
     return Exhibit("table_5", t.title, reg=t, notes=t.notes)
 
 
-def table_6(st: Study) -> Exhibit:
-    """Not estimable from the data contract: it needs imports by product sector."""
-    return Exhibit("table_6", "The incidence of offshoring and product differentiation of inputs",
-                   error="not estimable from the data contract: bsjbsa/<YEAR>.csv records imports by source region "
-                         "(imports_asia, …) but not by product sector, which the dependent variable "
-                         "(offshoring in input sector S) needs.")
-
-
 # ---------------------------------------------------------------- Table A4
 
 def table_a4(st: Study) -> Exhibit:
@@ -427,37 +419,5 @@ def table_9(st: Study) -> Exhibit:
     return Exhibit("table_9", t.title, reg=t, first_stage=ft, notes=t.notes, truth=truth)
 
 
-# ---------------------------------------------------------------- seed 000
-
-def wage_inequality_table(st: Study) -> Exhibit:
-    """Industry-level: Δ ln(w_high/w_low) on the change in offshoring (imports/purchases, BSJBSA), alone and
-    interacted with initial domestic outsourcing (mean log sellers per buyer in the base vintage)."""
-    w = st.wages.copy()
-    w["ineq"] = np.log(w.wage_high / w.wage_low)
-    ineq = w.pivot_table(index="jsic3", columns="year", values="ineq")
-    s = st.survey
-    agg = s[s.year.isin([st.y0, st.y1])].groupby(["jsic3", "year"])[["imports_total", "purchases"]].sum()
-    off = (agg.imports_total / agg.purchases).unstack()
-    l = st.links[st.y0]
-    k = l.groupby("buyer_id").size()
-    outs = pd.Series(np.log(k.to_numpy()), index=st.firms[st.y0].jsic3.reindex(k.index).to_numpy()).groupby(level=0).mean()
-    d = pd.DataFrame({"d_ineq": ineq[st.y1] - ineq[st.y0], "d_off": off[st.y1] - off[st.y0]}).dropna()
-    d["outs"] = outs.reindex(d.index)
-    d = d.dropna()
-    d["outs_std"] = (d.outs - d.outs.mean()) / d.outs.std()
-    d["d_off_x_outs"] = d.d_off * d.outs_std
-    fits = {"Offshoring only": feiv("d_ineq ~ d_off", d, vcov="robust"),
-            "With initial outsourcing": feiv("d_ineq ~ d_off + d_off_x_outs + outs_std", d, vcov="robust")}
-    t = Table("W1", "Offshoring and wage inequality across manufacturing industries (companion paper)", fits,
-              {"d_off": "Δ offshoring (imports/purchases)", "d_off_x_outs": "Δ offshoring × initial outsourcing (std.)",
-               "outs_std": "Initial outsourcing (std.)", "_cons": "Constant"}, {}, {"Nb of industries": "nobs", "R-sq": "r2"},
-              notes="3-digit manufacturing industries; dependent variable Δ ln(wage_high/wage_low); initial outsourcing: "
-                    "mean log number of domestic sellers per buyer in the base vintage, standardised; robust SEs.")
-    p = st.notes.get("planted", {})
-    truth = [_truth("wage_b1 (Δ offshoring)", p.get("wage_b1"), fits["With initial outsourcing"], "d_off"),
-             _truth("wage_b2 (× initial outsourcing)", p.get("wage_b2"), fits["With initial outsourcing"], "d_off_x_outs")]
-    return Exhibit("table_W1", t.title, reg=t, notes=t.notes, truth=truth)
-
-
 def all_regressions() -> list:
-    return [table_3, table_4, table_a5, table_5, table_6, table_a4, table_7, table_8, table_9, wage_inequality_table]
+    return [table_3, table_4, table_a5, table_5, table_a4, table_7, table_8, table_9]

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analytics import descriptives, figures, regressions, report, study
+from analytics import descriptives, figures, offshoring, regressions, report, study
 from analytics.exhibits import Exhibit
 from etl.pipeline import Cache, default_work_dir, run_etl
 from prodnet.progress import peak_rss_gib, steps
@@ -105,7 +105,8 @@ def run_all(data_root: str | Path, out_dir: str | Path, store: str = "embedded",
         if truth:
             data.notes["planted"] = truth["planted"]
             data.notes["oracle"] = truth["counts"].get("oracle_eq16", {})
-        fns = [(f, None) for f in descriptives.all_descriptives() + regressions.all_regressions()]
+        fns = [(f, None) for f in descriptives.all_descriptives() + regressions.all_regressions()
+               + offshoring.all_offshoring()]
         fns += [(f, out / "figures") for f in figures.all_figures()]
         for fn, fig_dir in fns:
             name = fn.__name__.replace("figure_a", "figure_A").replace("table_a", "table_A")

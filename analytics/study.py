@@ -34,6 +34,7 @@ class Study:
     theta: pd.DataFrame
     wages: pd.DataFrame
     notes: dict = field(default_factory=dict)
+    sector_imports: pd.DataFrame = field(default_factory=pd.DataFrame)  # survey_id, sector12, imports, year
 
     ids: pd.Index = field(default_factory=pd.Index)  # every firm of either vintage; position = integer code
     _arrays: dict = field(default_factory=dict, repr=False)
@@ -153,4 +154,6 @@ def build(cache: Cache, store: GraphStore, y0: int = 2005, y1: int = 2010, progr
     buyers["shock"] = instrument.shock(links[y0], firms[y0].jsic4, w).reindex(buyers.index).fillna(0.0)
     theta = instrument.firm_based_theta(firms[y0].sales, firms[y0].jsic3, ch.rho)
     ch["theta_firm"] = theta.theta_firm.reindex(ch.index)
-    return Study(y0, y1, firms, links, jsic, ch, survey, buyers, w, op, theta, cache.read("industry_wages"), ids=ids)
+    sectors = cache.read("bsjbsa_sectors") if cache.path("bsjbsa_sectors").exists() else pd.DataFrame()
+    return Study(y0, y1, firms, links, jsic, ch, survey, buyers, w, op, theta, cache.read("industry_wages"), ids=ids,
+                 sector_imports=sectors)

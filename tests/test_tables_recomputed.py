@@ -73,7 +73,7 @@ def test_table_3_sellers_column(run, d, cache):
     """Δlog(Nb. Sellers) on Imp Starter and log TFP (Olley–Pakes, an input validated against the
     planted production function elsewhere), buyer 4-digit industry and prefecture FE, clustered by
     prefecture; sellers under 5 employees dropped."""
-    from analytics.tfp import olley_pakes
+    from analytics.tfp import estimate
 
     out, _ = run
     b = d["buyers"][~d["buyers"].imp05]
@@ -82,7 +82,7 @@ def test_table_3_sellers_column(run, d, cache):
         lk = d["links"][y]
         big = d["firms"][y].employees.reindex(lk.seller_id).to_numpy() >= 5
         n[y] = lk[big & lk.buyer_id.isin(b.index).to_numpy()].groupby("buyer_id").size()
-    _, tfp = olley_pakes(cache.read("bsjbsa"))  # every survey firm, matched to TSR or not
+    tfp = estimate(cache.read("bsjbsa"), d["jsic"]).log_tfp  # every survey firm, matched to TSR or not
     key = d["survey"].drop_duplicates("survey_id").set_index("survey_id").tsr_id
     t = tfp.reset_index().assign(tsr_id=lambda x: key.reindex(x.survey_id).to_numpy())
     t = t[(t.year == Y0) & t.tsr_id.notna()].set_index("tsr_id").log_tfp
