@@ -40,14 +40,15 @@ def _truth(name: str, planted: float | None, fit: Fit | None, term: str, sign: f
 
 # ---------------------------------------------------------------- Table 3 (eq. 1)
 
-def buyer_outcomes(st: Study, buyers: pd.Index) -> pd.DataFrame:
+def buyer_outcomes(st: Study, buyers: pd.Index, restricted: bool = True) -> pd.DataFrame:
     """Buyer-level changes between vintages (Table 3): sellers from both vintages, parent–child links and
-    sellers under 5 employees removed."""
+    sellers under 5 employees removed (``restricted=False``: every link of the buyer kept, footnote 25)."""
     out = {}
     ls = {}
     for y in (st.y0, st.y1):
-        l = st.links_of(y, buyers)
-        l = l[st.arr(y, "employees")[l.s.to_numpy()] >= 5]
+        l = st.links_of(y, buyers, clean=restricted)
+        if restricted:
+            l = l[st.arr(y, "employees")[l.s.to_numpy()] >= 5]
         ls[y] = l
         sc = nw.sourcing_scope(l, st.firms[y])
         out[y] = sc
@@ -66,19 +67,20 @@ def buyer_outcomes(st: Study, buyers: pd.Index) -> pd.DataFrame:
     return d.replace([np.inf, -np.inf], np.nan)
 
 
-def table_3(st: Study) -> Exhibit:
-    d = buyer_outcomes(st, st.sample_buyers(exclude_importers=True))
+def table_3(st: Study, restricted: bool = True, number: str = "3", variant: str = "") -> Exhibit:
+    """Table 3 (eq. 1); ``restricted`` and ``variant`` serve the robustness exhibits (footnotes 24, 25)."""
+    d = buyer_outcomes(st, st.sample_buyers(exclude_importers=True), restricted)
     cols = {"Δlog(Sales)": "d_log_sales", "Δlog(Nb. Sellers)": "d_log_sellers",
             "Δlog(Nb. Input Industries)": "d_log_industries", "Δlog(Nb. Source Regions)": "d_log_regions",
             "DHS Δdist": "dhs_dist", "Δlog(dist)": "d_log_dist", "Add vs drop dist": "add_vs_drop_dist"}
     fits = {k: feiv(f"{v} ~ imp_starter + log_tfp | ind4 + pref", d, vcov={"cluster": "pref"}) for k, v in cols.items()}
-    t = Table("3", "Buyer's offshoring and changes in the pattern of domestic outsourcing", fits,
+    t = Table(number, "Buyer's offshoring and changes in the pattern of domestic outsourcing" + variant, fits,
               {"imp_starter": "Imp Starter", "log_tfp": f"log {st.op.label} t-1"},
               {"Buyer (4-digit) industry FE": ["ind4"], "Buyer region FE": ["pref"]},
               {"R-sq": "r2", "Nb Obs": "nobs"},
               notes="Manufacturing buyers, existing importers excluded; parent-child links and sellers with fewer "
                     f"than 5 employees dropped; SEs clustered by the buyer's prefecture. {st.op.note}")
-    return Exhibit("table_3", t.title, reg=t, notes=t.notes)
+    return Exhibit(f"table_{number}", t.title, reg=t, notes=t.notes)
 
 
 # ---------------------------------------------------------------- Tables 4, A5 (eq. 15)

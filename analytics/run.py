@@ -18,14 +18,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analytics import descriptives, figures, offshoring, regressions, report, study
+from analytics import descriptives, figures, offshoring, regressions, report, robustness, study
 from analytics.exhibits import Exhibit
 from etl.pipeline import Cache, default_work_dir, run_etl
 from prodnet.progress import peak_rss_gib, steps
 
 PAPER_ORDER = ["table_1", "table_2", "figure_1", "figure_2", "figure_3", "table_3", "figure_4", "figure_5", "table_4",
                "table_5", "table_6", "table_7", "table_8", "table_9", "table_A1", "table_A2", "table_A3", "table_A4",
-               "table_A5", "table_A9", "figure_A1", "figure_A3", "figure_A4", "table_W1"]
+               "table_A5", "table_A9", "figure_A1", "figure_A3", "figure_A4", "table_W1", "table_R1", "table_R2",
+               "table_R3"]
 
 
 def _versions() -> dict:
@@ -67,7 +68,7 @@ def _exhibit(fn, st_obj, out_fig: Path | None) -> Exhibit:
             warnings.simplefilter("ignore")
             ex = fn(st_obj, out_fig) if out_fig is not None else fn(st_obj)
     except Exception as e:  # noqa: BLE001 - a failing exhibit must not stop the others
-        name = fn.__name__.replace("figure_a", "figure_A").replace("table_a", "table_A")
+        name = fn.__name__.replace("figure_a", "figure_A").replace("table_a", "table_A").replace("table_r", "table_R")
         ex = Exhibit(name, name.replace("_", " "), error=f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=3)}")
     ex.seconds = time.perf_counter() - t
     return ex
@@ -106,10 +107,10 @@ def run_all(data_root: str | Path, out_dir: str | Path, store: str = "embedded",
             data.notes["planted"] = truth["planted"]
             data.notes["oracle"] = truth["counts"].get("oracle_eq16", {})
         fns = [(f, None) for f in descriptives.all_descriptives() + regressions.all_regressions()
-               + offshoring.all_offshoring()]
+               + offshoring.all_offshoring() + robustness.all_robustness()]
         fns += [(f, out / "figures") for f in figures.all_figures()]
         for fn, fig_dir in fns:
-            name = fn.__name__.replace("figure_a", "figure_A").replace("table_a", "table_A")
+            name = fn.__name__.replace("figure_a", "figure_A").replace("table_a", "table_A").replace("table_r", "table_R")
             name = "table_W1" if name == "wage_inequality_table" else name
             if only and name not in only:
                 continue
