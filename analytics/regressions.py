@@ -85,11 +85,12 @@ def table_3(st: Study, restricted: bool = True, number: str = "3", variant: str 
 
 # ---------------------------------------------------------------- Tables 4, A5 (eq. 15)
 
-def sourcing_counts(st: Study, year: int) -> pd.DataFrame:
-    """N_isr: sellers of buyer i in input industry s (3-digit) and prefecture r, regression-sample buyers."""
+def sourcing_counts(st: Study, year: int, level: str = "jsic3") -> pd.DataFrame:
+    """N_isr: sellers of buyer i in input industry s (``level``: 3-digit, or 4-digit for footnote 38) and
+    prefecture r, regression-sample buyers."""
     l = st.links_of(year, st.sample_buyers())
     f = st.firms[year]
-    d = pd.DataFrame({"buyer_id": l.buyer_id.to_numpy(), "s": f.jsic3.reindex(l.seller_id).to_numpy(),
+    d = pd.DataFrame({"buyer_id": l.buyer_id.to_numpy(), "s": f[level].reindex(l.seller_id).to_numpy(),
                       "r": f.pref.reindex(l.seller_id).to_numpy()})
     d = d.dropna()
     n = d.groupby(["buyer_id", "s", "r"]).size().rename("N").reset_index()
@@ -97,9 +98,10 @@ def sourcing_counts(st: Study, year: int) -> pd.DataFrame:
     return n.dropna(subset=["home"]).astype({"r": int, "home": int})
 
 
-def eq15_frame(st: Study, year: int, reference: str, theta: str) -> pd.DataFrame:
-    """Rows (i, s, r ≠ reference) with log N_isr/N_is,ref and the distance interactions of eq. (15)."""
-    n = sourcing_counts(st, year)
+def eq15_frame(st: Study, year: int, reference: str, theta: str, level: str = "jsic3") -> pd.DataFrame:
+    """Rows (i, s, r ≠ reference) with log N_isr/N_is,ref and the distance interactions of eq. (15); input
+    industries at ``level`` (characteristics of the 3-digit group)."""
+    n = sourcing_counts(st, year, level)
     dm = capital_distance_matrix()
     n["d"] = dm.to_numpy()[n.home.to_numpy() - 1, n.r.to_numpy() - 1]
     if reference == "nearest":
@@ -109,7 +111,7 @@ def eq15_frame(st: Study, year: int, reference: str, theta: str) -> pd.DataFrame
     ref = ref.rename(columns={"r": "ref", "N": "N_ref"})
     m = n.merge(ref, on=["buyer_id", "s"])
     m = m[m.r != m.ref].copy()
-    ch = st.chars.reindex(m.s)
+    ch = st.chars.reindex(m.s.str[:3])
     th = ch[theta].to_numpy()
     lnd = np.log(m.d.to_numpy())
     m["y"] = np.log(m.N / m.N_ref)
