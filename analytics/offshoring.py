@@ -109,12 +109,17 @@ def table_6(st: Study) -> Exhibit:
     except NotEstimable as e:
         return Exhibit("table_6", title, error=str(e))
     t = table6_table(st, d, "6", title)
-    p = st.notes.get("planted", {})
+    p, oracle = st.notes.get("planted", {}), st.notes.get("oracle_table6", {})
     f1, f2 = t.columns["CP θ"], t.columns["CP θ, buyer FE"]
-    truth = [_truth("off_dom (domestic sourcing, Table 6)", p.get("off_dom"), f1, "dom"),
-             _truth("off_tfp (TFP, Table 6)", p.get("off_tfp"), f1, "log_tfp"),
-             _truth("off_tfp_x (TFP × θ_CP ρ/(ρ-1), Table 6)", p.get("off_tfp_x"), f1, "tfp_x_theta_cp"),
-             _truth("off_tfp_x (buyer FE column)", p.get("off_tfp_x"), f2, "tfp_x_theta_cp")] if p else []
+
+    def orc(k):
+        return oracle.get(k, {}).get("estimate")
+
+    truth = [_truth("off_dom (domestic sourcing, Table 6)", p.get("off_dom"), f1, "dom", oracle=orc("dom")),
+             _truth("off_tfp (TFP, Table 6)", p.get("off_tfp"), f1, "log_tfp", oracle=orc("t")),
+             _truth("off_tfp_x (TFP × θ_CP ρ/(ρ-1), Table 6)", p.get("off_tfp_x"), f1, "tfp_x_theta_cp",
+                    oracle=orc("tx")),
+             _truth("off_tfp_x (buyer FE column)", p.get("off_tfp_x"), f2, "tfp_x_theta_cp", oracle=orc("tx"))] if p else []
     return Exhibit("table_6", title, reg=t, notes=t.notes, truth=truth)
 
 

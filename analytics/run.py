@@ -106,6 +106,7 @@ def run_all(data_root: str | Path, out_dir: str | Path, store: str = "embedded",
         if truth:
             data.notes["planted"] = truth["planted"]
             data.notes["oracle"] = truth["counts"].get("oracle_eq16", {})
+            data.notes["oracle_table6"] = truth["counts"].get("table6", {}).get("oracle", {})
         fns = [(f, None) for f in descriptives.all_descriptives() + regressions.all_regressions()
                + offshoring.all_offshoring() + robustness.all_robustness()]
         fns += [(f, out / "figures") for f in figures.all_figures()]

@@ -70,8 +70,25 @@ def sector_offshoring(dom: np.ndarray, tfp05: np.ndarray, x: pd.Series, p: Plant
     truth = {"kappa": dict(zip(range(1, 13), np.round(kappa, 8), strict=True)),
              "x_sector": {int(k): float(v) for k, v in x.round(8).items()},
              "share_offshore": float(off.mean()), "share_firms_offshoring": float(off.any(1).mean()),
-             "share_probability_clipped": clipped}
+             "share_probability_clipped": clipped, "oracle": _oracle(off, dom, t, x)}
     return off, truth
+
+
+def _oracle(off: np.ndarray, dom: np.ndarray, t: np.ndarray, x: pd.Series) -> dict:
+    """Table 6's column 1 estimated on the realised draws (every surveyed firm, true productivity): what
+    the table should reproduce up to measurement (estimated TFP, matching), with its buyer-clustered SEs."""
+    import warnings
+
+    from analytics.econometrics.iv import feiv
+
+    n = len(t)
+    d = pd.DataFrame({"off": off.ravel().astype(float), "dom": dom.ravel().astype(float), "t": np.repeat(t, 12),
+                      "s": np.tile(np.arange(1, 13), n), "b": np.repeat(np.arange(n), 12)})
+    d["tx"] = d.t * np.tile(x.to_numpy(), n)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        r = feiv("off ~ dom + t + tx | s", d, vcov={"cluster": "b"})
+    return {k: {"estimate": float(r.coef[k]), "std_error": float(r.se[k])} for k in ("dom", "t", "tx")}
 
 
 def renumbering(jsic: pd.DataFrame, share: float, rng: np.random.Generator) -> dict[str, str]:
