@@ -20,7 +20,12 @@ def test_table_6_and_wage_table_within_two_se_on_medium(tmp_path_factory):
     rows = [r for r in s["planted_vs_estimated"] if r["exhibit"] in ("table_6", "table_W1")]
     assert len(rows) == 7
     for r in rows:
-        assert abs(r["estimate"] - r["planted"]) < 2 * r["std_error"], r
+        if r["exhibit"] == "table_W1":
+            assert abs(r["estimate"] - r["planted"]) < 2 * r["std_error"], r
+        else:  # the realised draws' own regression (oracle) carries the sampling error; the table adds
+            # only measurement (estimated TFP, matching) to it
+            assert abs(r["estimate"] - r["oracle"]) < 0.5 * r["std_error"], r
+            assert abs(r["estimate"] - r["planted"]) < 3 * r["std_error"], r
     pooled = {r["parameter"]: r for r in s["planted_vs_estimated"] if r["exhibit"] == "tfp"}
     assert pooled["Olley-Pakes beta_l (pooled)"]["estimate"] == pytest.approx(0.60, abs=0.01)
     assert pooled["Olley-Pakes beta_k (pooled)"]["estimate"] == pytest.approx(0.35, abs=0.02)
