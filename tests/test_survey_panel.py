@@ -106,7 +106,7 @@ def test_concordance_mapping_weights_and_quarantine(tmp_path):
     codes, rep, q = read_concordance(tmp_path)
     assert rep["rows_read"] == 6 and rep["rows_loaded"] == 4 and rep["rows_rejected"] == 2
     assert set(q.reason) == {"target code not in industry/jsic.csv", "not a 3- or 4-digit code"}
-    assert q.row.tolist() == [5, 6]
+    assert q.line.tolist() == [5, 6]
     mapped, bad = codes.map(pd.Series(["9001", "0911", "8888", ""]), 2005, 4)
     assert mapped.tolist() == ["2511", "0911", "", ""] and bad.tolist() == [False, False, True, False]
     assert codes.map(pd.Series(["9001"]), 2010, 4)[0].tolist() == ["0912"]
@@ -126,8 +126,11 @@ def test_company_rows_with_unmapped_codes_quarantined(tmp_path):
     assert firms.jsic4.tolist() == ["2511", "0912"] and firms.jsic3.tolist() == ["251", "091"]
     assert firms.jsic_sub1.tolist() == ["0911", ""]
     assert rep.rows_read == 3 and rep.rows_loaded == 2 and rep.rows_rejected == 1
-    assert q.row.tolist() == [3] and "jsic_concordance" in q.reason.iloc[0]
-    assert rep.values_blanked == {"jsic_sub1: unmapped JSIC code": 1}
+    rej = q[q.action == "rejected"]
+    assert rej.line.tolist() == [3] and rej.value.tolist() == ["8888"] and "jsic_concordance" in rej.reason.iloc[0]
+    blanked = q[q.action == "blanked"]
+    assert blanked.line.tolist() == [4] and blanked.value.tolist() == ["7777"]
+    assert sum(rep.values_blanked.values()) == 1
 
 
 def test_sector_imports_checked_against_the_survey(tmp_path):
@@ -138,7 +141,7 @@ def test_sector_imports_checked_against_the_survey(tmp_path):
     out, reps, q = read_sector_imports(tmp_path, survey)
     assert reps[0]["rows_read"] == 6 and reps[0]["rows_loaded"] == 2 and reps[0]["rows_rejected"] == 4
     assert out[["survey_id", "sector12", "imports"]].values.tolist() == [["A1", 3, 10.0], ["B2", 12, 0.5]]
-    assert sorted(q.row.tolist()) == [3, 4, 5, 6]
+    assert sorted(q.line.tolist()) == [3, 4, 5, 6]
 
 
 def test_renumbered_vintage_gives_the_same_table_3_industry_counts(small_root, cache, tmp_path):
