@@ -107,6 +107,8 @@ def run_all(data_root: str | Path, out_dir: str | Path, store: str = "embedded",
             data.notes["planted"] = truth["planted"]
             data.notes["oracle"] = truth["counts"].get("oracle_eq16", {})
             data.notes["oracle_table6"] = truth["counts"].get("table6", {}).get("oracle", {})
+            data.notes["oracle_eq15"] = truth["counts"].get("oracle_eq15", {})
+            data.notes["oracle_indegree_tail"] = truth["counts"].get("oracle_indegree_tail", {})
         fns = [(f, None) for f in descriptives.all_descriptives() + regressions.all_regressions()
                + offshoring.all_offshoring() + robustness.all_robustness()]
         fns += [(f, out / "figures") for f in figures.all_figures()]
@@ -159,8 +161,10 @@ def _summary(root, cache, data, exhibits, timings, reused, truth, etl_report, st
     rows = [r | {"exhibit": e.id} for e in exhibits for r in e.truth]
     if data.op.pooled is not None:
         pl = truth["planted"] if truth else {}
+        no_se = "point estimate without a standard error (Olley-Pakes second stage)"
         rows += [{"parameter": f"Olley-Pakes {b} (pooled)", "planted": pl.get(f"prod_{b}"),
-                  "estimate": getattr(data.op.pooled, b), "exhibit": "tfp"} for b in ("beta_l", "beta_k")]
+                  "estimate": getattr(data.op.pooled, b), "exhibit": "tfp", "note": no_se}
+                 for b in ("beta_l", "beta_k")]
     out["productivity"] = {"method": data.op.method, "note": data.op.note, "groups": data.op.group_source}
     if truth:
         tp = pd.Series(truth["industries"]["theta_prime"])
@@ -168,7 +172,8 @@ def _summary(root, cache, data, exhibits, timings, reused, truth, etl_report, st
         ok = est.notna()
         rows.append({"parameter": "theta_prime (appendix B.3), median |est/true - 1| over industries",
                      "planted": 0.0, "estimate": float(np.median(np.abs(est[ok] / tp[ok] - 1))) if ok.any() else None,
-                     "exhibit": "theta", "n_industries": int(ok.sum())})
+                     "exhibit": "theta", "n_industries": int(ok.sum()),
+                     "note": "a distance summary over industries, not one parameter with a standard error"})
         out["truth_counts"] = {"links_2005": truth["counts"]["2005"]["links"], "links_2010": truth["counts"]["2010"]["links"]}
     out["planted_vs_estimated"] = rows
     out["etl"] = {k: v for k, v in etl_report.items() if k != "industry"}
