@@ -36,7 +36,7 @@ CANARY_TIMEOUT = 30.0
 
 def exhibit_name(fn: Callable) -> str:
     """The exhibit id a producing function stands for (``table_a5`` → ``table_A5``)."""
-    name = fn.__name__.replace("figure_a", "figure_A").replace("table_a", "table_A")
+    name = fn.__name__.replace("figure_a", "figure_A").replace("table_a", "table_A").replace("table_r", "table_R")
     return "table_W1" if name == "wage_inequality_table" else name
 
 

@@ -38,11 +38,14 @@ def _truth_html(exhibits: list[Exhibit]) -> str:
 
     body = "".join(f"<tr><td>{html.escape(r['parameter'])}</td><td>{r['exhibit']}</td><td>{f(r['planted'])}</td>"
                    f"<td>{f(r.get('oracle'))}</td><td>{f(r['estimate'])}</td><td>{f(r['std_error'])}</td>"
-                   f"<td>{f(r.get('z'))}</td></tr>" for r in rows)
-    return ("<h2 id='truth'>Planted parameters and their estimates</h2><p class='notes'>oracle: the same linear "
-            "model estimated on the generated world with the unobserved buyer shock known; z = (estimate − oracle, "
-            "or planted when there is no oracle) / s.e.; eq. (16) s.e. clustered by buyer.</p><table><thead><tr>"
+                   f"<td>{f(r.get('z'))}</td><td>{f(r.get('note'))}</td></tr>" for r in rows)
+    return ("<h2 id='truth'>Planted parameters and their estimates</h2><p class='notes'>oracle: the estimand, the "
+            "same estimator applied by the generator to its own world (eq. 16: with the unobserved buyer shock known; "
+            "eq. 15: on the full, unreported network, whose expected counts carry the planted β and γ; degree tail: "
+            "the reported degrees); z = (estimate − oracle, or planted when there is no oracle) / s.e.; eq. (16) "
+            "s.e. clustered by buyer.</p><table><thead><tr>"
             "<th>parameter</th><th>exhibit</th><th>planted</th><th>oracle</th><th>estimate</th><th>s.e.</th><th>z</th>"
+            "<th>why no z</th>"
             f"</tr></thead><tbody>{body}</tbody></table>")
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analytics import descriptives, figures, regressions, report, study
+from analytics import descriptives, figures, offshoring, regressions, report, robustness, study
 from analytics.exhibits import Exhibit
 from analytics.isolation import exhibit_name, fork_is_safe, run_exhibit
 from etl.pipeline import Cache, default_work_dir, run_etl
@@ -25,7 +25,8 @@ from prodnet.progress import peak_rss_gib, steps
 
 PAPER_ORDER = ["table_1", "table_2", "figure_1", "figure_2", "figure_3", "table_3", "figure_4", "figure_5", "table_4",
                "table_5", "table_6", "table_7", "table_8", "table_9", "table_A1", "table_A2", "table_A3", "table_A4",
-               "table_A5", "table_A9", "figure_A1", "figure_A3", "figure_A4", "table_W1"]
+               "table_A5", "table_A9", "figure_A1", "figure_A3", "figure_A4", "table_W1", "table_R1", "table_R2",
+               "table_R3", "table_R4"]
 
 
 def _versions() -> dict:
@@ -94,8 +95,12 @@ def run_all(data_root: str | Path, out_dir: str | Path, store: str = "embedded",
         if truth:
             data.notes["planted"] = truth["planted"]
             data.notes["oracle"] = truth["counts"].get("oracle_eq16", {})
+            data.notes["oracle_table6"] = truth["counts"].get("table6", {}).get("oracle", {})
+            data.notes["oracle_eq15"] = truth["counts"].get("oracle_eq15", {})
+            data.notes["oracle_indegree_tail"] = truth["counts"].get("oracle_indegree_tail", {})
         isolated = isolate and fork_is_safe()
-        fns = [(f, None) for f in descriptives.all_descriptives() + regressions.all_regressions()]
+        fns = [(f, None) for f in descriptives.all_descriptives() + regressions.all_regressions()
+               + offshoring.all_offshoring() + robustness.all_robustness()]
         fns += [(f, out / "figures") for f in figures.all_figures()]
         for fn, fig_dir in fns:
             name = exhibit_name(fn)
@@ -149,18 +154,21 @@ def _summary(root, cache, data, exhibits, timings, reused, truth, etl_report, st
                                "column_notes": e.column_notes} for e in exhibits},
            "errors": [e.id for e in exhibits if e.error]}
     rows = [r | {"exhibit": e.id} for e in exhibits for r in e.truth]
-    if data.op is not None:
-        rows += [{"parameter": "Olley-Pakes beta_l", "planted": 0.6 if truth else None, "estimate": data.op.beta_l,
-                  "exhibit": "tfp"},
-                 {"parameter": "Olley-Pakes beta_k", "planted": 0.35 if truth else None, "estimate": data.op.beta_k,
-                  "exhibit": "tfp"}]
+    if data.op.pooled is not None:
+        pl = truth["planted"] if truth else {}
+        no_se = "point estimate without a standard error (Olley-Pakes second stage)"
+        rows += [{"parameter": f"Olley-Pakes {b} (pooled)", "planted": pl.get(f"prod_{b}"),
+                  "estimate": getattr(data.op.pooled, b), "exhibit": "tfp", "note": no_se}
+                 for b in ("beta_l", "beta_k")]
+    out["productivity"] = {"method": data.op.method, "note": data.op.note, "groups": data.op.group_source}
     if truth:
         tp = pd.Series(truth["industries"]["theta_prime"])
         est = data.theta.theta_prime.reindex(tp.index)
         ok = est.notna()
         rows.append({"parameter": "theta_prime (appendix B.3), median |est/true - 1| over industries",
                      "planted": 0.0, "estimate": float(np.median(np.abs(est[ok] / tp[ok] - 1))) if ok.any() else None,
-                     "exhibit": "theta", "n_industries": int(ok.sum())})
+                     "exhibit": "theta", "n_industries": int(ok.sum()),
+                     "note": "a distance summary over industries, not one parameter with a standard error"})
         out["truth_counts"] = {"links_2005": truth["counts"]["2005"]["links"], "links_2010": truth["counts"]["2010"]["links"]}
     out["planted_vs_estimated"] = rows
     out["etl"] = {k: v for k, v in etl_report.items() if k != "industry"}

@@ -30,10 +30,11 @@ class Study:
     survey: pd.DataFrame
     buyers: pd.DataFrame  # BSJBSA-matched firms: status, log sales, tfp, shock …
     wes: pd.Series
-    op: tfp.OPResult | None
+    op: tfp.Productivity
     theta: pd.DataFrame
     wages: pd.DataFrame
     notes: dict = field(default_factory=dict)
+    sector_imports: pd.DataFrame = field(default_factory=pd.DataFrame)  # survey_id, sector12, imports, year
 
     ids: pd.Index = field(default_factory=pd.Index)  # every firm of either vintage; position = integer code
     _arrays: dict = field(default_factory=dict, repr=False)
@@ -139,17 +140,12 @@ def build(cache: Cache, store: GraphStore, y0: int = 2005, y1: int = 2010, progr
     buyers = _status(survey, y0, y1)
     mfg4 = set(jsic.loc[jsic.manufacturing == 1, "jsic4"])
     buyers["manufacturing"] = firms[y0].jsic4.reindex(buyers.index).isin(mfg4).to_numpy()
-    op, tfp_s = None, None
-    try:
-        op, tfp_s = tfp.olley_pakes(survey)
-    except (ValueError, np.linalg.LinAlgError):
-        pass
+    op = tfp.estimate(survey, jsic)
     key = survey.drop_duplicates("survey_id").set_index("survey_id").tsr_id
-    if tfp_s is not None:
-        t = tfp_s.reset_index()
-        t["tsr_id"] = key.reindex(t.survey_id).to_numpy()
-        t = t[t.tsr_id.fillna("") != ""].pivot_table(index="tsr_id", columns="year", values="log_tfp")
-        buyers["log_tfp05"], buyers["log_tfp10"] = t.get(y0), t.get(y1)
+    t = op.log_tfp.reset_index()
+    t["tsr_id"] = key.reindex(t.survey_id).to_numpy()
+    t = t[t.tsr_id.fillna("") != ""].pivot_table(index="tsr_id", columns="year", values="log_tfp")
+    buyers["log_tfp05"], buyers["log_tfp10"] = t.get(y0), t.get(y1)
     vpw = tfp.va_per_worker(survey).reset_index()
     vpw["tsr_id"] = key.reindex(vpw.survey_id).to_numpy()
     vpw = vpw[vpw.tsr_id.fillna("") != ""].pivot_table(index="tsr_id", columns="year", values="log_va_per_worker")
@@ -158,4 +154,6 @@ def build(cache: Cache, store: GraphStore, y0: int = 2005, y1: int = 2010, progr
     buyers["shock"] = instrument.shock(links[y0], firms[y0].jsic4, w).reindex(buyers.index).fillna(0.0)
     theta = instrument.firm_based_theta(firms[y0].sales, firms[y0].jsic3, ch.rho)
     ch["theta_firm"] = theta.theta_firm.reindex(ch.index)
-    return Study(y0, y1, firms, links, jsic, ch, survey, buyers, w, op, theta, cache.read("industry_wages"), ids=ids)
+    sectors = cache.read("bsjbsa_sectors") if cache.path("bsjbsa_sectors").exists() else pd.DataFrame()
+    return Study(y0, y1, firms, links, jsic, ch, survey, buyers, w, op, theta, cache.read("industry_wages"), ids=ids,
+                 sector_imports=sectors)

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from etl.contract import BSJBSA
+from etl.jsic_codes import map_codes, read_concordance
 from etl.report import FileReport
 from etl.validate import QUARANTINE_COLUMNS, read_checked
 
@@ -50,8 +51,10 @@ def read_survey(root: Path, encoding: str | None = None, years: list[int] | None
                 ) -> tuple[pd.DataFrame, list[FileReport], pd.DataFrame]:
     """Survey years (default: all) stacked with ``year``, their reports and their quarantine."""
     frames, reports, quarantine = [], [], []
+    codes = read_concordance(root, encoding)[0]
     for y in survey_years(root) if years is None else years:
         ck = read_checked(root, BSJBSA, y, encoding)
+        map_codes(ck, y, codes, "jsic3", 3, required=True)
         frames.append(ck.rows.assign(year=y))
         reports.append(ck.report())
         quarantine.append(ck.quarantine())

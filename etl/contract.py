@@ -75,7 +75,7 @@ _MONEY = ("sales", "purchases", "value_added", "tangible_assets", "investment", 
 BSJBSA_COLUMNS = (
     Column("survey_id", "key", True), Column("name", "text", True), Column("address", "text"),
     Column("phone", "text"), Column("jsic3", "code3", True), Column("employees", "int", lo=0),
-    *(Column(m, "float", lo=0) for m in _MONEY),
+    *(Column(m, "float", lo=0) for m in _MONEY), Column("outsourcing_abroad", "float", lo=0),
 )
 JSIC_COLUMNS = (Column("jsic4", "code4", True), Column("jsic3", "code3", True), Column("name", "text"),
                 Column("manufacturing", "int", True, lo=0, hi=1), Column("sector12", "int", lo=1, hi=12))

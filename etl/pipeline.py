@@ -23,7 +23,9 @@ from etl.contract import ContractError
 from etl.geo import Geocoder, known_municipality_codes
 from etl.geo.changes import read_changes
 from etl.industry import FILES, read_industry
+from etl.jsic_codes import read_concordance
 from etl.report import rejection_warnings, unusable
+from etl.survey_sectors import read_sector_imports
 from etl.tsr import add_distances, build_links, clean_company, geocode_summary
 
 WARN_REJECTED_SHARE = 0.01  # a file with more rejected rows than this share is named at the end of the run
@@ -59,12 +61,14 @@ def fingerprint(paths: list[Path]) -> str:
 
 def _inputs(root: Path, part: str) -> list[Path]:
     root = Path(root)
-    if part.startswith("tsr/"):  # geo/ holds the municipality changes the geocoder honours
-        return [p for d in (root / part, root / "geo") for p in d.glob("*") if p.suffix in (".csv", ".parquet")]
+    if part.startswith("tsr/"):  # geo/: municipality changes; industry/: JSIC codes and their concordance
+        return [p for d in (root / part, root / "geo", root / "industry") for p in d.glob("*")
+                if p.suffix in (".csv", ".parquet")]
     if part == "geo":
         return [p for p in (root / "geo").glob("*") if p.suffix in (".csv", ".parquet")]
     if part == "bsjbsa":
-        return [p for p in (root / "bsjbsa").glob("*") if p.suffix in (".csv", ".parquet")] + _inputs(root, "industry")
+        return [p for p in [*(root / "bsjbsa").glob("*"), *(root / "bsjbsa" / "imports_by_sector").glob("*")]
+                if p.suffix in (".csv", ".parquet")] + _inputs(root, "industry")
     return [p for p in (root / "industry").glob("*") if p.suffix in (".csv", ".parquet")]
 
 
@@ -200,7 +204,7 @@ def etl_bsjbsa(root: Path, cache: Cache, years: list[int], encoding: str | None 
     """Every survey year → ``bsjbsa`` (stacked, with the matched ``tsr_id``) and ``bsjbsa_match``, matched
     against the firms of ``years``; all or nothing. A survey file with no usable row is an error."""
     fp = fingerprint(_inputs(root, "bsjbsa") + sum((_inputs(root, f"tsr/{y}") for y in years), []))
-    if not force and cache.fresh("bsjbsa", fp, ["bsjbsa", "bsjbsa_match"]):
+    if not force and cache.fresh("bsjbsa", fp, ["bsjbsa", "bsjbsa_match", "bsjbsa_sectors"]):
         return cache.manifest["bsjbsa"]["report"] | {"reused": True}
     frames, reps, qs, problems = [], [], [], []
     for y in survey_years(root):
@@ -226,7 +230,10 @@ def etl_bsjbsa(root: Path, cache: Cache, years: list[int], encoding: str | None 
     match, stats = match_to_tsr(survey, tsr)
     survey = survey.merge(match[["survey_id", "tsr_id"]], on="survey_id", how="left")
     report["match"] = stats
-    cache.commit("bsjbsa", fp, {"bsjbsa": survey, "bsjbsa_match": match}, report, quarantine)
+    sectors, report["imports_by_sector"], sq = read_sector_imports(root, survey, encoding)
+    _, report["jsic_concordance"], cq = read_concordance(root, encoding)
+    cache.commit("bsjbsa", fp, {"bsjbsa": survey, "bsjbsa_match": match, "bsjbsa_sectors": sectors}, report,
+                 pd.concat([quarantine, sq, cq], ignore_index=True))
     return report
 
 

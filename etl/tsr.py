@@ -10,6 +10,7 @@ import pandas as pd
 
 from etl.contract import COMPANY, LINKAGE
 from etl.geo import PRECISION_LEVELS, Geocoder, haversine_km
+from etl.jsic_codes import map_codes, read_concordance
 from etl.report import FileReport
 from etl.validate import read_checked
 
@@ -23,6 +24,10 @@ def clean_company(root: Path, year: int, encoding: str | None = None,
     """Validated, geocoded firms of one vintage, the file's report and its quarantine (rejected rows and
     blanked values)."""
     ck = read_checked(root, COMPANY, year, encoding)
+    codes = read_concordance(root, encoding)[0]
+    map_codes(ck, year, codes, "jsic_main", 4, required=True)
+    for c in ("jsic_sub1", "jsic_sub2"):
+        map_codes(ck, year, codes, c, 4, required=False)
     rep = ck.report()
     firms = _geocode(ck.rows, geocoder or Geocoder())
     firms["jsic4"] = firms.jsic_main

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -14,8 +13,11 @@ from tests.conftest import read_raw
 
 def test_every_exhibit_is_produced_or_explained(run):
     out, s = run
-    assert s["errors"] == ["table_6"]  # needs imports by product sector, which the contract lacks
-    assert "not by product sector" in s["exhibits"]["table_6"]["error"]
+    # footnote 38's sample (buyer × 4-digit input industry × region) is too thin on `small`: reported as not
+    # estimable with the reason, never as a number
+    assert set(s["errors"]) <= {"table_R4"}
+    if s["errors"]:
+        assert "rows for" in s["exhibits"]["table_R4"]["error"]
     html = (out / "report.html").read_text()
     for ex in s["exhibits"]:
         assert f"id='{ex}'" in html
@@ -79,37 +81,3 @@ def test_table_2_and_a3_against_raw_survey(run, small_root):
     raw = read_raw(small_root / "bsjbsa/2005.csv")
     assert a3[("Nb. of firms", "All industries 2005")] == len(raw)
     assert a3[("Nb. of importers", "All industries 2005")] == (pd.to_numeric(raw.imports_total) > 0).sum()
-
-
-def test_wage_table_recovers_planted_effects(run, truth, small_root, links):
-    """Table W1 by numpy least squares from the raw wage and survey files; the gap between estimate and
-    planted value is exactly the least-squares projection of the planted noise (truth.json)."""
-    out, s = run
-    w = read_raw(small_root / "industry/wages.csv")
-    w["ineq"] = np.log(pd.to_numeric(w.wage_high) / pd.to_numeric(w.wage_low))
-    ineq = w.pivot_table(index="jsic3", columns="year", values="ineq")
-    off = {}
-    for y in ("2005", "2010"):
-        b = read_raw(small_root / f"bsjbsa/{y}.csv")
-        g = b.assign(i=pd.to_numeric(b.imports_total), p=pd.to_numeric(b.purchases)).groupby("jsic3")[["i", "p"]].sum()
-        off[y] = g.i / g.p
-    to3 = read_raw(small_root / "industry/jsic.csv").set_index("jsic4").jsic3
-    comp = read_raw(small_root / "tsr/2005/company.csv")
-    firms = pd.Series(to3.reindex(comp.jsic_main).to_numpy(), index=comp.tsr_id)
-    k = links[2005].groupby("buyer_id").size()
-    outs = pd.Series(np.log(k.to_numpy()), index=firms.reindex(k.index).to_numpy()).groupby(level=0).mean()
-    noise = pd.Series(truth["counts"]["wages"]["noise"])
-    d = pd.DataFrame({"y": ineq["2010"] - ineq["2005"], "off": off["2010"] - off["2005"]}).dropna()
-    d["z"] = (outs.reindex(d.index) - outs.reindex(d.index).mean()) / outs.reindex(d.index).std()
-    X = np.column_stack([np.ones(len(d)), d.off, d.off * d.z, d.z])
-    coef = np.linalg.lstsq(X, d.y.to_numpy(), rcond=None)[0]
-    drift = np.linalg.lstsq(X, noise.reindex(d.index).to_numpy(), rcond=None)[0]
-    t = pd.read_csv(out / "tables" / "table_W1.csv").query("column == 'With initial outsourcing'").set_index("term")
-    rows = {r["parameter"]: r for r in s["planted_vs_estimated"]}
-    for j, (name, key, term) in enumerate((("wage_b1 (Δ offshoring)", "wage_b1", "d_off"),
-                                           ("wage_b2 (× initial outsourcing)", "wage_b2", "d_off_x_outs")), start=1):
-        r = rows[name]
-        assert r["planted"] == truth["planted"][key]
-        assert t.estimate[term] == pytest.approx(coef[j], abs=1e-9)
-        assert r["estimate"] - r["planted"] == pytest.approx(drift[j], abs=2e-3)
-    assert np.sign(rows["wage_b2 (× initial outsourcing)"]["estimate"]) == -1

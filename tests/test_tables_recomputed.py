@@ -42,7 +42,8 @@ def sample_data(cache, raw: dict[int, pd.DataFrame]) -> dict:
     buyers["vapw10"] = va[Y1].reindex(buyers.index)
     return {"firms": f, "links": links, "raw_links": raw, "buyers": buyers, "jsic": jsic,
             "exports": cache.read("industry_world_exports"),
-            "chars": cache.read("industry_characteristics").set_index("jsic3"), "survey": s}
+            "chars": cache.read("industry_characteristics").set_index("jsic3"), "survey": s,
+            "survey_all": cache.read("bsjbsa")}
 
 
 def written(out, table: str, column: str) -> pd.DataFrame:
@@ -69,20 +70,17 @@ def capital_km() -> pd.DataFrame:
     return pd.DataFrame(2 * 6371.0088 * np.arcsin(np.sqrt(h)), index=p.pref_code, columns=p.pref_code)
 
 
-def test_table_3_sellers_column(run, d, cache):
-    """Δlog(Nb. Sellers) on Imp Starter and log TFP (Olley–Pakes, an input validated against the
-    planted production function elsewhere), buyer 4-digit industry and prefecture FE, clustered by
-    prefecture; sellers under 5 employees dropped."""
-    from analytics.tfp import olley_pakes
+def sellers_change_fit(d, b: pd.DataFrame, links: dict, min_employees: int = 5):
+    """Δlog(Nb. Sellers) of the buyers ``b`` (index tsr_id, column D) on D and log TFP of 2005, buyer 4-digit
+    industry and prefecture FE, clustered by prefecture (pyfixest); sellers under ``min_employees`` dropped."""
+    from analytics.tfp import estimate
 
-    out, _ = run
-    b = d["buyers"][~d["buyers"].imp05]
     n = {}
     for y in (Y0, Y1):
-        lk = d["links"][y]
-        big = d["firms"][y].employees.reindex(lk.seller_id).to_numpy() >= 5
+        lk = links[y]
+        big = d["firms"][y].employees.reindex(lk.seller_id).to_numpy() >= min_employees
         n[y] = lk[big & lk.buyer_id.isin(b.index).to_numpy()].groupby("buyer_id").size()
-    _, tfp = olley_pakes(cache.read("bsjbsa"))  # every survey firm, matched to TSR or not
+    tfp = estimate(d["survey_all"], d["jsic"]).log_tfp  # every survey firm, matched to TSR or not
     key = d["survey"].drop_duplicates("survey_id").set_index("survey_id").tsr_id
     t = tfp.reset_index().assign(tsr_id=lambda x: key.reindex(x.survey_id).to_numpy())
     t = t[(t.year == Y0) & t.tsr_id.notna()].set_index("tsr_id").log_tfp
@@ -90,7 +88,15 @@ def test_table_3_sellers_column(run, d, cache):
     x = pd.DataFrame({"y": np.log(n[Y1].reindex(b.index)) - np.log(n[Y0].reindex(b.index)), "imp_starter": b.D,
                       "log_tfp": t.reindex(b.index), "ind4": f0.jsic4.reindex(b.index),
                       "pref": f0.pref_code.reindex(b.index).astype(float)}).dropna()
-    m = pf.feols("y ~ imp_starter + log_tfp | ind4 + pref", x, vcov={"CRV1": "pref"}, fixef_rm="singleton")
+    return pf.feols("y ~ imp_starter + log_tfp | ind4 + pref", x, vcov={"CRV1": "pref"}, fixef_rm="singleton")
+
+
+def test_table_3_sellers_column(run, d):
+    """Δlog(Nb. Sellers) on Imp Starter and log TFP (Olley–Pakes, an input validated against the
+    planted production function elsewhere), buyer 4-digit industry and prefecture FE, clustered by
+    prefecture; sellers under 5 employees dropped."""
+    out, _ = run
+    m = sellers_change_fit(d, d["buyers"][~d["buyers"].imp05], d["links"])
     assert_same(out, "3", "Δlog(Nb. Sellers)", m.coef(), m.se(), ["imp_starter", "log_tfp"], m._N)
 
 
@@ -235,16 +241,9 @@ def drop_singletons(x: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
         x = x[~alone]
 
 
-@pytest.mark.parametrize("table", ["7", "8"])
-def test_tables_7_8_and_first_stage_sales_column(run, d, table):
-    """Eq. (16): links of non-importing sample buyers, base vintage (Table 7, y = 1 if gone in 2010) or
-    later vintage (Table 8, y = 1 if new since 2005); 2SLS with Imp Starter and its interaction with the
-    seller's relative log sales (base-vintage sales, relative to the buyer's mean in the sample),
-    instruments shock_i and shock_i × relative log sales, four dummy FE sets (linearmodels), robust SEs;
-    the first stage for Imp Starter is Table A6's / A7's column."""
-    from linearmodels.iv import IV2SLS
-
-    out, _ = run
+def pair_frame(d, table: str) -> pd.DataFrame:
+    """Eq. (16) pairs of non-importing sample buyers (Table 7: base-vintage links, y = 1 if gone; Table 8:
+    later-vintage links, y = 1 if new), relative log sales of the seller, instrument and FE columns."""
     b = d["buyers"][~d["buyers"].imp05]
     f0 = d["firms"][Y0]
     l0, l1 = (d["links"][y][d["links"][y].buyer_id.isin(b.index)] for y in ((Y0, Y1) if table == "7" else (Y1, Y0)))
@@ -258,6 +257,20 @@ def test_tables_7_8_and_first_stage_sales_column(run, d, table):
     x["D_x"], x["Z_x"] = x.D * x.rel, x.shock * x.rel
     x["in_ind"], x["src_pref"] = f0.jsic3.reindex(x.seller_id).to_numpy(), f0.pref_code.reindex(x.seller_id).to_numpy()
     x["b_ind"], x["b_pref"] = f0.jsic3.reindex(x.buyer_id).to_numpy(), f0.pref_code.reindex(x.buyer_id).to_numpy()
+    return x
+
+
+@pytest.mark.parametrize("table", ["7", "8"])
+def test_tables_7_8_and_first_stage_sales_column(run, d, table):
+    """Eq. (16): links of non-importing sample buyers, base vintage (Table 7, y = 1 if gone in 2010) or
+    later vintage (Table 8, y = 1 if new since 2005); 2SLS with Imp Starter and its interaction with the
+    seller's relative log sales (base-vintage sales, relative to the buyer's mean in the sample),
+    instruments shock_i and shock_i × relative log sales, four dummy FE sets (linearmodels), robust SEs;
+    the first stage for Imp Starter is Table A6's / A7's column."""
+    from linearmodels.iv import IV2SLS
+
+    out, _ = run
+    x = pair_frame(d, table)
     fe = ["in_ind", "b_ind", "src_pref", "b_pref"]
     x = drop_singletons(x.dropna(subset=["y", "rel", "D", "log_sales", *fe]), fe).reset_index(drop=True)
     dummies = pd.get_dummies(x[fe].astype(str), drop_first=True, dtype=float)

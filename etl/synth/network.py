@@ -1,9 +1,14 @@
 """Link formation of the synthetic world.
 
-Sellers are drawn by a three-step gravity process (paper eqs. 13–15): an input industry from the buyer
-industry's input–output row, a source municipality with probability ∝ supply mass × distance^(−decay_s),
-then a seller in that municipality ∝ its attractiveness. Everything is vectorised: each step is a
-searchsorted on cumulative weights, so millions of links take seconds.
+Sellers are drawn by a four-step gravity process (paper eqs. 13–15): an input industry from the buyer
+industry's input–output row; a source prefecture r with probability ∝ S_sr × d(h, r)^(−decay_s), S_sr the
+supply mass of industry s in r and d(h, r) the distance between the capitals of the buyer's home prefecture
+h and r (an effective intra-prefecture distance when r = h), decay_s = β ρ_s/(ρ_s−1) θ_s + γ φ_s θ_s; a
+municipality inside r ∝ its supply mass × distance^(−decay_s) from the buyer's municipality; a seller in that
+municipality ∝ its attractiveness. The expected number of sellers of s from r therefore satisfies eq. (15) at
+the prefecture level exactly: ln E[N_isr] − ln E[N_is,ref] = −β [ρθ/(ρ−1) ln d] − γ [φθ ln d] (relative to the
+reference region) + input-industry × region terms; municipality detail stays inside the prefecture. Every
+step is a searchsorted on cumulative weights, so millions of links take seconds.
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ class GravityWorld:
     firm_muni: np.ndarray  # int index of municipality per firm
     attract: np.ndarray  # attractiveness (0 for firms not alive)
     muni_dist: np.ndarray  # M×M km, intra-municipality effective distance on the diagonal
+    muni_pref: np.ndarray  # prefecture index (0–46) per municipality
+    pref_dist: np.ndarray  # 47×47 km between capitals, intra-prefecture effective distance on the diagonal
     decay: np.ndarray  # decay per 3-digit industry index
     io_cum: np.ndarray  # buyer ind3 × input ind3 cumulative weights (rows normalised)
 
@@ -65,11 +72,10 @@ class GravityWorld:
         supply = np.flatnonzero(self._supply[s] > 0)
         if len(supply) == 0:
             return np.full(len(bmuni), -1)
-        rows, row_of = np.unique(bmuni, return_inverse=True)
-        w = self._supply[s, supply][None, :] * self.muni_dist[np.ix_(rows, supply)] ** (-self.decay[s])
-        cum = np.cumsum(w, axis=1)
-        cum /= cum[:, -1:]
-        muni = supply[categorical_rows(cum, row_of, rng)]
+        supply = supply[np.argsort(self.muni_pref[supply], kind="stable")]  # prefectures as column blocks
+        spref, mass = self.muni_pref[supply], self._supply[s, supply]
+        pref = self._draw_prefecture(s, spref, mass, self.muni_pref[bmuni], rng)
+        muni = supply[self._draw_municipality(s, supply, spref, mass, bmuni, pref, rng)]
         a, b = self._ind_bounds[s], self._ind_bounds[s + 1]
         lo = a + np.searchsorted(self._muni_sorted[a:b], muni, side="left")
         hi = a + np.searchsorted(self._muni_sorted[a:b], muni, side="right")
@@ -77,6 +83,34 @@ class GravityWorld:
         u = c_lo + rng.random(len(muni)) * (self._cum[hi - 1] - c_lo)
         pos = np.clip(a + np.searchsorted(self._cum[a:b], u, side="right"), lo, hi - 1)
         return self._order[pos]
+
+    def _draw_prefecture(self, s: int, spref: np.ndarray, mass: np.ndarray, bpref: np.ndarray,
+                         rng: np.random.Generator) -> np.ndarray:
+        """Source prefecture per draw ∝ S_sr × d(h, r)^(−decay_s) (eq. 15 at the prefecture level)."""
+        n_p = self.pref_dist.shape[0]
+        S = np.bincount(spref, weights=mass, minlength=n_p)
+        rows, row_of = np.unique(bpref, return_inverse=True)
+        cum = np.cumsum(S[None, :] * self.pref_dist[rows] ** (-self.decay[s]), axis=1)
+        cum /= cum[:, -1:]
+        return categorical_rows(cum, row_of, rng)
+
+    def _draw_municipality(self, s: int, supply: np.ndarray, spref: np.ndarray, mass: np.ndarray,
+                           bmuni: np.ndarray, pref: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Column of ``supply`` per draw: a municipality of the drawn prefecture ∝ supply mass ×
+        distance^(−decay_s) from the buyer's municipality (conditional on the prefecture, so it leaves the
+        prefecture-level relation untouched)."""
+        rows, row_of = np.unique(bmuni, return_inverse=True)
+        w = mass[None, :] * self.muni_dist[np.ix_(rows, supply)] ** (-self.decay[s])
+        cum = np.concatenate([np.zeros((len(rows), 1)), np.cumsum(w, axis=1)], axis=1)
+        cum /= cum[:, -1:]
+        a = np.searchsorted(spref, pref, side="left")
+        b = np.searchsorted(spref, pref, side="right")
+        lo, hi = cum[row_of, a], cum[row_of, b]
+        u = lo + rng.random(len(pref)) * (hi - lo)
+        width = cum.shape[1]
+        flat = (cum + np.arange(len(rows))[:, None]).ravel()
+        pos = np.searchsorted(flat, row_of + u, side="right") - row_of * width - 1
+        return np.clip(pos, a, b - 1)
 
 
 def municipality_distances(lat: np.ndarray, lon: np.ndarray, intra_km: np.ndarray) -> np.ndarray:

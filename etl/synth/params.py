@@ -32,7 +32,7 @@ class Scale:
 SCALES = {
     "full": Scale("full", firms_2005=830_000, entrants_2010=62_000, exit_rate=0.05,
                   links_2005=3_586_090, links_2010=4_463_168, max_in_degree=8_000,
-                  bsjbsa_mfg=11_000, bsjbsa_nonmfg=11_900),
+                  bsjbsa_mfg=11_000, bsjbsa_nonmfg=10_460),
     "medium": Scale("medium", firms_2005=120_000, entrants_2010=9_000, exit_rate=0.05,
                     links_2005=518_000, links_2010=644_700, max_in_degree=3_000,
                     bsjbsa_mfg=3_000, bsjbsa_nonmfg=1_500, n_nonmfg3=60, pool_oversample=1.03),
@@ -85,10 +85,40 @@ class Planted:
     # world export supply shocks, eq. (17): WES_s ~ N(mean, sd)
     wes_mean: float = 0.30
     wes_sd: float = 0.35
-    # seed 000: d ln(wH/wL) = a + b1 d_off + b2 d_off * outsourcing05_std + e
+    # seed 000: d ln(wH/wL) = a + b1 d_off + b2 d_off * FO05_std + b3 FO05_std + e, FO05 = the industry's
+    # foreign outsourcing over purchases in the base survey year (standardised across industries)
     wage_b1: float = 0.40
     wage_b2: float = -0.55
+    wage_b3: float = 0.005
     wage_noise_sd: float = 0.02
+    # survey (BSJBSA) panel 2003-2011, value added: ln VA_it = d_t + b_l ln L_it + b_k ln K_it + a_it + e_it,
+    # a_it AR(1) (persistence prod_rho, stationary sd prod_sd), investment monotone in a_it given K_it,
+    # d_t = prod_year_trend * (t - 2005) (nominal values: no deflator in the contract)
+    prod_beta_l: float = 0.60
+    prod_beta_k: float = 0.35
+    prod_rho: float = 0.70
+    prod_sd: float = 0.30
+    prod_noise_sd: float = 0.05
+    prod_year_trend: float = 0.02
+    # survey entry and exit: firms of the TSR-matched panel first surveyed in 2004 or 2005, or gone by 2011;
+    # survey-only firms entering or leaving between 2006 and 2009
+    survey_entry_share: float = 0.08
+    survey_exit_share: float = 0.05
+    survey_only_share: float = 0.065
+    # Table 6 (section 5.1): P(Offshore_iS = 1) = k_S + off_dom Dom_iS + off_tfp t_i + off_tfp_x t_i x_S, with
+    # Dom_iS domestic sourcing of sector S (2005 links, parent-child removed), t_i log TFP 2005 (a + e,
+    # centred), x_S = theta_CP x rho/(rho-1) of sector S (sales-weighted, as Table 5); k_S ~ U(off_base_lo, hi).
+    # Drawn as a mixture: a share off_importer_share of firms sources abroad with probability (.)/share.
+    off_dom: float = 0.075
+    off_tfp: float = 0.03
+    off_tfp_x: float = -0.001
+    off_base_lo: float = 0.03
+    off_base_hi: float = 0.05
+    off_importer_share: float = 0.19
+    # foreign outsourcing (outsourcing_abroad): industry rate ~ Beta(2, 30), firm noise, reporting share
+    fo_report_share: float = 0.85
+    # JSIC revision: share of 3-digit groups renumbered in the old-revision years (TSR 2005, survey <= 2006)
+    jsic_renumber_share: float = 0.10
     # report noise
     dup_report_rate: float = 0.004
     dangling_report_rate: float = 0.003

@@ -64,6 +64,15 @@ def _survey_rows(c: Cache, full: bool) -> list[dict]:
     for name, mask, t in (("continuing importers", i05 & i10, 0.13), ("import starters", ~i05 & i10, 0.07),
                           ("non-importers", ~i05 & ~i10, 0.74)):
         rows.append(_row(f"share of {name} (mfg)", mask.mean(), t - 0.025, t + 0.025, f"{t:.2f} (Table 2)"))
+    f05 = set(c.read("firms_2005").tsr_id)
+    buyers6 = s05[s05.tsr_id.fillna("").isin(f05)]
+    rows.append(_row("Table 6 buyers (survey 2005 matched to TSR)", len(buyers6), 20_800 if full else 0,
+                     22_100 if full else 1e9, "21,434 (Table 6)"))
+    if c.path("bsjbsa_sectors").exists():
+        sec = c.read("bsjbsa_sectors")
+        sec = sec[(sec.year == 2005) & sec.survey_id.isin(set(buyers6.survey_id))]
+        rows.append(_row("share of Table 6 buyers offshoring in some sector", sec.survey_id.nunique() / len(buyers6),
+                         0.12, 0.24, "about the 2005 importer share (Table 2)"))
     return rows
 
 

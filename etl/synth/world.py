@@ -3,12 +3,12 @@ Tables 7–9, import status, and the ground truth."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from etl.geo import haversine_km, municipalities
+from etl.geo import capital_distance_matrix, haversine_km, municipalities
 
 from . import firms as fm
 from .industries import build_characteristics, build_io_weights, build_jsic, build_world_exports
@@ -21,6 +21,7 @@ from .network import (
     unique_pairs,
 )
 from .params import Planted, Scale, Truth
+from .survey import domestic_sourcing, productivity_paths, sector_offshoring, sector_x
 
 MAX_REPORTED = 24  # each firm reports its top 24 suppliers and top 24 customers (section 2)
 
@@ -39,6 +40,7 @@ class World:
     links05: pd.DataFrame  # seller, buyer (firm indices), parent_child, rank_b, rank_s
     links10: pd.DataFrame
     buyer_panel: pd.DataFrame  # BSJBSA manufacturing buyers: status, D, shock
+    survey_draws: dict = field(default_factory=dict)  # per buyer_panel row: productivity, Dom, Offshore
 
 
 def _io_cum(io: pd.DataFrame, ind_codes: np.ndarray) -> np.ndarray:
@@ -163,10 +165,12 @@ def build_world(scale: Scale, seed: int, planted: Planted | None = None, progres
     mdist = municipality_distances(muni.lat.to_numpy(), muni.lon.to_numpy(), intra)
     decay = _decay(ind_codes, ch, p)
     io_cum = _io_cum(io, ind_codes)
+    muni_pref = muni.pref_code.to_numpy() - 1
+    pdist = _prefecture_distances(mdist, muni_pref, np.bincount(f.muni_idx, minlength=len(muni)), float(decay.mean()))
 
     def gravity(alive: np.ndarray) -> GravityWorld:
         return GravityWorld(f.ind_idx.to_numpy(), f.muni_idx.to_numpy(), np.where(alive, f.attract, 0.0), mdist,
-                            decay, io_cum)
+                            muni_pref, pdist, decay, io_cum)
 
     step("network 2005")
     alive05 = f.alive05.to_numpy()
@@ -185,28 +189,48 @@ def build_world(scale: Scale, seed: int, planted: Planted | None = None, progres
         if len(links05) >= scale.links_2005:
             break
         factor *= 1.02 * (scale.links_2005 / len(links05)) ** 1.5  # extra degrees go to buyers that lose more
+    full05 = links05[["seller", "buyer"]]  # the 2005 network before report assignment and trimming
     links05 = _visible_and_trim(links05, scale.links_2005, rng)
     links05["parent_child"] = rng.random(len(links05)) < p.parent_child_rate
     f["employees"] = _employees(f, links05, rng)
 
     step("import status and instrument")
-    panel = _import_status(f, links05, jsic, wes, scale, p, rng)
+    draws: dict = {}
+    panel = _import_status(f, links05, jsic, ch, wes, scale, p, rng, np.random.default_rng([seed, 3]), draws)
+    truth.counts["table6"] = draws.pop("truth")
     D = np.zeros(n_total)
     D[panel.firm.to_numpy()] = panel.D.to_numpy()
 
     step("network 2010")
     rauch = ch.set_index("jsic3").rauch.reindex(ind_codes).to_numpy()
-    links10, drops = _network_2010(f, links05, shadows, pool[["seller", "buyer"]], D, gravity(f.alive10.to_numpy()),
-                                   scale, p, rng, rauch)
+    links10, full10, drops = _network_2010(f, links05, shadows, pool[["seller", "buyer"]], D,
+                                           gravity(f.alive10.to_numpy()), scale, p, rng, rauch)
     truth.counts.update(_truth_counts(f, links05, links10, panel, drops))
     step("oracle regressions")
     truth.counts["oracle_eq16"] = _oracle(f, links05, links10, panel, p)
+    pc = np.concatenate([_pair_keys(l, len(f))[l.parent_child.to_numpy()] for l in (links05, links10)])
+    truth.counts["oracle_eq15"] = {str(y): _eq15_oracle(f, ch, panel, full, pc, jsic if y == 2005 else None)
+                                   for y, full in ((2005, full05), (2010, full10))}
+    truth.counts["oracle_indegree_tail"] = _tail_oracle(links05)
     truth.industries = {"n_jsic4": int(len(jsic)), "n_mfg_jsic4": int((jsic.manufacturing == 1).sum()),
                         "n_mfg_jsic3": int(jsic.loc[jsic.manufacturing == 1, "jsic3"].nunique()),
                         "theta_prime": ch.set_index("jsic3").theta_prime.round(6).to_dict(),
                         "theta_firm": ch.set_index("jsic3").theta_firm.round(6).to_dict(),
                         "decay": dict(zip(ind_codes, np.round(decay, 6), strict=True))}
-    return World(scale, p, truth, jsic, ch, io, exports, wes, f, links05, links10, panel)
+    return World(scale, p, truth, jsic, ch, io, exports, wes, f, links05, links10, panel, draws)
+
+
+def _prefecture_distances(mdist: np.ndarray, muni_pref: np.ndarray, firms: np.ndarray, kappa: float) -> np.ndarray:
+    """Distances between prefectural capitals (the regressions' d, paper fn. 40) with an effective
+    intra-prefecture distance on the diagonal: the power mean of order −κ of the distances between the
+    prefecture's firms, (E[d^−κ])^(−1/κ), so the home prefecture weighs in the gravity draw about as much
+    as its municipalities would."""
+    d = capital_distance_matrix().reindex(index=range(1, 48), columns=range(1, 48)).to_numpy().copy()
+    for h in range(47):
+        m = np.flatnonzero((muni_pref == h) & (firms > 0))
+        w = firms[m] / firms[m].sum()
+        d[h, h] = float((w @ mdist[np.ix_(m, m)] ** (-kappa) @ w) ** (-1 / kappa))
+    return d
 
 
 def _intra_distance(muni: pd.DataFrame) -> np.ndarray:
@@ -228,9 +252,13 @@ def _employees(f: pd.DataFrame, links05: pd.DataFrame, rng) -> np.ndarray:
     return np.maximum(np.round(np.exp(le)), 0).astype(np.int64)
 
 
-def _import_status(f, links05, jsic, wes, scale: Scale, p: Planted, rng) -> pd.DataFrame:
+def _import_status(f, links05, jsic, ch, wes, scale: Scale, p: Planted, rng, rng_s, draws: dict) -> pd.DataFrame:
     """BSJBSA firms (largest by employment, alive in both vintages), their import status, the
-    firm-level shock of eq. (18) and import starting driven by the shock AND the unobserved u_i."""
+    firm-level shock of eq. (18) and import starting driven by the shock AND the unobserved u_i.
+
+    Importing in the base year is offshoring in at least one broad sector, drawn with the planted Table 6
+    effects of productivity (``rng_s``: the survey's own stream); ``draws`` receives the productivity paths,
+    Dom_iS and Offshore_iS of each panel row (and their truth)."""
     both = f.alive05 & f.alive10
     out = []
     for mfg, n in ((1, scale.bsjbsa_mfg), (0, scale.bsjbsa_nonmfg)):
@@ -246,11 +274,15 @@ def _import_status(f, links05, jsic, wes, scale: Scale, p: Planted, rng) -> pd.D
     z_size = np.log(f.sales05.to_numpy()[panel.firm]) - np.log(f.sales05.to_numpy()[panel.firm]).mean()
     u = f.u.to_numpy()[panel.firm]
     n = len(panel)
-    imp05 = np.zeros(n, bool)
-    imp05_lat = 0.3 * z_size + rng.normal(0, 1, n)
-    for mfg, share in ((1, 0.19), (0, 0.17)):
-        sel = panel.manufacturing.to_numpy() == mfg
-        imp05[sel] = imp05_lat[sel] > np.quantile(imp05_lat[sel], 1 - share)
+    a, e = productivity_paths(n, p, rng_s)
+    tfp05 = a[:, 2] + e[:, 2]
+    sector = jsic.set_index("jsic4").sector12.reindex(f.jsic4).to_numpy(float)
+    dom = domestic_sourcing(links05, sector, panel.firm.to_numpy())
+    alive05 = f.alive05.to_numpy()
+    x = sector_x(jsic, ch, f.jsic3.to_numpy()[alive05], f.sales05.to_numpy()[alive05])
+    off, draws["truth"] = sector_offshoring(dom, tfp05, x, p, rng_s)
+    draws.update(a=a, e=e, dom=dom, off=off)
+    imp05 = off.any(1)
     stop = imp05 & (rng.random(n) < 6 / 19)
     s_std = (panel.shock - panel.shock.mean()) / panel.shock.std()
     latent = p.start_pi_shock * s_std + p.start_lambda_u * u + p.start_psi_sales * z_size + rng.normal(0, 1, n)
@@ -339,15 +371,16 @@ def _network_2010(f, links05, shadows, pool, D, gw10: GravityWorld, scale: Scale
     pa = p_add(cs, cb)
     acc = pa / (1 - pa) * (1 - p_drop(cs, cb)) * (n05.reindex(cb).to_numpy() / n_c.reindex(cb).to_numpy())
     adds = sh[rng.random(len(sh)) < acc][["seller", "buyer", "sb", "ss"]].assign(parent_child=False)
-    links10, lost = _new_buyers_and_reports(f, cont, adds, gw10, scale, p, rng)
-    return links10, {"dropped": n_dropped, "continuing_unreported_2010": lost["continuing"],
+    links10, full10, lost = _new_buyers_and_reports(f, cont, adds, gw10, scale, p, rng)
+    return links10, full10, {"dropped": n_dropped, "continuing_unreported_2010": lost["continuing"],
                      "added_unreported_2010": lost["add"], "candidates": int(len(sh)), "added": int(len(adds)),
                      "acceptance_capped": int((acc > 1).sum())}
 
 
 def _new_buyers_and_reports(f, cont, adds, gw10: GravityWorld, scale: Scale, p: Planted, rng):
     """Links of buyers without 2005 suppliers (incl. entrants) fill the gap to the 2010 target; reports
-    are assigned (existing buyers' links first) and only new buyers' links are trimmed."""
+    are assigned (existing buyers' links first) and only new buyers' links are trimmed. Returns the
+    observable links, the 2010 network before report assignment and trimming, and the counts lost."""
     n_total, alive10 = len(f), f.alive10.to_numpy()
     have = np.zeros(n_total, bool)
     have[cont.buyer] = True
@@ -365,13 +398,14 @@ def _new_buyers_and_reports(f, cont, adds, gw10: GravityWorld, scale: Scale, p: 
         new = (links10.kind == "new_buyer").to_numpy()
         sb, ss = report_scores(links10[new], f.sales10.to_numpy(), rng)
         links10.loc[new, "sb"], links10.loc[new, "ss"] = sb, ss
+        full = links10[["seller", "buyer"]]
         links10 = _visible_and_trim(links10, scale.links_2010, rng, "new_buyer")
         if len(links10) >= scale.links_2010:
             break
         factor *= 1.02 * (scale.links_2010 - (links10.kind != "new_buyer").sum()) / max(
             (links10.kind == "new_buyer").sum(), 1)
     lost = {kind: int(len(x) - (links10.kind == kind).sum()) for kind, x in (("continuing", cont), ("add", adds))}
-    return links10, lost
+    return links10, full, lost
 
 
 def _oracle(f, links05, links10, panel, p: Planted) -> dict:
@@ -415,6 +449,103 @@ def _oracle(f, links05, links10, panel, p: Planted) -> dict:
         out[kind] = {"D": float(r.coef["D"]), "D_dist": float(r.coef["Dld"]), "D_sales": float(r.coef["Dls"]),
                      "u": float(r.coef["u"]), "nobs": int(r.nobs)}
     return out
+
+
+def _pair_keys(l: pd.DataFrame, n: int) -> np.ndarray:
+    return l.seller.to_numpy().astype(np.int64) * n + l.buyer.to_numpy()
+
+
+def _eq15_oracle(f: pd.DataFrame, ch: pd.DataFrame, panel: pd.DataFrame, links: pd.DataFrame, pc: np.ndarray,
+                 jsic: pd.DataFrame | None) -> dict:
+    """The estimands of eq. (15) (Tables 4/A5 column 3: log sellers relative to the nearest source prefecture
+    on ρθ/(ρ−1) ln d and φθ ln d, input-industry × reference-region and × source-region FE) and, with
+    ``jsic``, of its dummy version (Table 5 column 6: buyer × sector (12) × prefecture LPM, sector × source
+    region and buyer FE): the paper's estimators applied to the generator's full, unreported network of
+    one vintage (regression-sample buyers: manufacturing survey firms; parent–child pairs removed). The
+    expected counts follow eq. (15) with the planted β and γ; the log of realised counts (mostly 1 or 2)
+    does not, so these are the values the estimates should be compared with."""
+    import warnings
+
+    from analytics.econometrics.iv import feiv
+
+    n = len(f)
+    both = (f.alive05 & f.alive10).to_numpy()
+    isb = np.zeros(n, bool)
+    isb[panel.firm[panel.manufacturing == 1].to_numpy()] = True
+    s, b = links.seller.to_numpy(), links.buyer.to_numpy()
+    ok = isb[b] & both[s] & both[b] & ~np.isin(_pair_keys(links, n), pc)
+    s, b = s[ok], b[ok]
+    pref = f.pref_code.to_numpy()
+    dm = capital_distance_matrix().reindex(index=range(1, 48), columns=range(1, 48)).to_numpy()
+    c = ch.set_index("jsic3")
+    c = c.assign(ratio=c.rho / (c.rho - 1))
+    n_isr = pd.DataFrame({"b": b, "s": f.jsic3.to_numpy()[s], "r": pref[s]}).groupby(["b", "s", "r"]).size()
+    n_isr = n_isr.rename("N").reset_index()
+    n_isr["d"] = dm[pref[n_isr.b.to_numpy()] - 1, n_isr.r.to_numpy() - 1]
+    ref = n_isr.loc[n_isr.groupby(["b", "s"]).d.idxmin(), ["b", "s", "r", "N"]].rename(columns={"r": "ref", "N": "N_ref"})
+    m = n_isr.merge(ref, on=["b", "s"])
+    m = m[m.r != m.ref]
+    cs = c.reindex(m.s)
+    lnd_t = np.log(m.d.to_numpy()) * cs.theta_cp.to_numpy()
+    d4 = pd.DataFrame({"y": np.log(m.N / m.N_ref).to_numpy(), "x_rho": lnd_t * cs.ratio.to_numpy(),
+                       "x_air": lnd_t * cs.air_share.to_numpy(), "s_ref": (m.s + "_" + m.ref.astype(str)).to_numpy(),
+                       "s_r": (m.s + "_" + m.r.astype(str)).to_numpy()}).dropna()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        r4 = feiv("y ~ x_rho + x_air | s_ref + s_r", d4, vcov={"cluster": "s_r"})
+    out = {"table_4": {"beta_comm": float(-r4.coef["x_rho"]), "gamma_air": float(-r4.coef["x_air"]),
+                       "nobs": int(r4.nobs)}}
+    if jsic is not None:
+        out["table_5"] = _incidence_oracle(f, c, jsic, isb, s, b, dm)
+    return out
+
+
+def _incidence_oracle(f: pd.DataFrame, c: pd.DataFrame, jsic: pd.DataFrame, isb: np.ndarray, s: np.ndarray,
+                      b: np.ndarray, dm: np.ndarray) -> dict:
+    """Table 5 column 6 on the full network: sourcing dummy per buyer × sector (12) × prefecture on
+    ln(d+1) θ ρ/(ρ−1) and ln(d+1) θ φ (sales-weighted sector averages of the 3-digit values)."""
+    import warnings
+
+    from analytics.econometrics.iv import feiv
+
+    sec4 = jsic.set_index("jsic4").sector12
+    w = f[f.alive05].groupby("jsic3").sales05.sum()
+    cw = c.join(w.rename("w"))
+    cw["sector"] = sec4.reindex(jsic.groupby("jsic3").jsic4.first().reindex(cw.index)).to_numpy()
+    cw = cw.dropna(subset=["sector", "w"])
+    sc = {}
+    for col in ("theta_cp", "ratio", "air_share"):
+        g = cw.dropna(subset=[col])
+        sc[col] = g.groupby("sector").apply(lambda x, col=col: np.average(x[col], weights=x.w))
+    sc = pd.DataFrame(sc).reindex(np.arange(1, 13))
+    buyers = np.flatnonzero(isb)
+    code = np.full(len(f), -1)
+    code[buyers] = np.arange(len(buyers))
+    sector = pd.to_numeric(sec4.reindex(f.jsic4.to_numpy()[s]), errors="coerce").to_numpy()
+    ok = ~np.isnan(sector)
+    pref = f.pref_code.to_numpy()
+    nb = len(buyers)
+    hit = np.zeros(nb * 12 * 47)
+    hit[code[b[ok]] * 564 + (sector[ok].astype(int) - 1) * 47 + pref[s[ok]] - 1] = 1.0
+    b_i = np.repeat(np.arange(nb), 564)
+    s_i = np.tile(np.repeat(np.arange(12), 47), nb)
+    r_i = np.tile(np.arange(47), nb * 12)
+    lnd_t = np.log1p(dm[pref[buyers][b_i] - 1, r_i]) * sc.theta_cp.to_numpy()[s_i]
+    d = pd.DataFrame({"y": hit, "x_rho": lnd_t * sc.ratio.to_numpy()[s_i], "x_air": lnd_t * sc.air_share.to_numpy()[s_i],
+                      "buyer": b_i, "sector_r": s_i * 100 + r_i})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        r = feiv("y ~ x_rho + x_air | sector_r + buyer", d, vcov={"cluster": "buyer"})
+    return {"beta_comm": float(-r.coef["x_rho"]), "gamma_air": float(-r.coef["x_air"]), "nobs": int(r.nobs)}
+
+
+def _tail_oracle(links05: pd.DataFrame) -> dict:
+    """The CSN power-law fit (Figure A1) of the realised, reported sellers-per-buyer degrees: the planted
+    Pareto exponent is bent by the top-24 reporting rules and the largest buyers' saturation."""
+    from analytics.power_law import fit
+
+    r = fit(links05.groupby("buyer").size().to_numpy())
+    return {"alpha": float(r.alpha), "xmin": int(r.xmin), "alpha_se": float(r.alpha_se)}
 
 
 def _truth_counts(f, links05, links10, panel, drops) -> dict:

@@ -8,9 +8,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from etl.synth.survey import (
+    OLD_REVISION_YEARS,
+    YEARS_SURVEY,
+    concordance_rows,
+    outsourcing_abroad,
+    productivity_paths,
+    renumbering,
+    to_old,
+)
 from etl.synth.world import World
 
-YEARS_SURVEY = range(2003, 2012)
 _FULLWIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
 _FULLWIDTH_HYPHEN = str.maketrans("0123456789-", "０１２３４５６７８９－")
 # Heisei mergers (old name, old JIS code, ward or city holding the old municipality's districts, date),
@@ -179,53 +187,93 @@ def _variant_phone(phone: pd.Series, rng) -> pd.Series:
                               np.where(r < 0.5, parts[0] + "(" + parts[1] + ")" + parts[2], phone)), index=phone.index)
 
 
-def _bsjbsa(w: World, rng) -> tuple[dict[int, pd.DataFrame], pd.DataFrame, dict]:
-    """BSJBSA panel 2003–2011: matched TSR firms in survey notation plus survey-only firms; import
-    paths by status; an Olley–Pakes production structure (β_k = .35, β_l = .6)."""
+def _survey_ident(w: World, n_extra: int, rng) -> pd.DataFrame:
+    """Identities of the surveyed firms in survey notation: the TSR-matched panel, then survey-only firms."""
     f, panel = w.firms, w.buyer_panel
     n = len(panel)
     firm = f.iloc[panel.firm.to_numpy()]
-    survey_id = np.char.zfill(rng.choice(10**8, n + n // 25, replace=False).astype(str), 8)
+    survey_id = np.char.zfill(rng.choice(10**8, n + n_extra, replace=False).astype(str), 8)
     ident = pd.DataFrame({"survey_id": survey_id[:n], "name": _variant_name(firm.name.reset_index(drop=True), rng),
                           "address": _variant_address(firm.address.reset_index(drop=True), rng),
                           "phone": _variant_phone(firm.phone.reset_index(drop=True), rng),
                           "jsic3": firm.jsic3.to_numpy(), "tsr_id": firm.tsr_id.to_numpy()})
-    extra = n // 25  # survey firms that are not in TSR
-    other = f.sample(extra, random_state=rng)
+    other = f.sample(n_extra, random_state=rng)
     ident_x = pd.DataFrame({"survey_id": survey_id[n:], "name": "株式会社" + other.name_core.to_numpy() + "本社",
                             "address": other.address.str.replace("番", "の", regex=False).to_numpy(),
-                            "phone": "09" + pd.Series(rng.integers(10**7, 10**8, extra)).astype(str).to_numpy(),
+                            "phone": "09" + pd.Series(rng.integers(10**7, 10**8, n_extra)).astype(str).to_numpy(),
                             "jsic3": other.jsic3.to_numpy(), "tsr_id": ""})
-    ident = pd.concat([ident, ident_x], ignore_index=True)
-    status = np.r_[panel.status.to_numpy(), np.full(extra, "non")]
+    return pd.concat([ident, ident_x], ignore_index=True)
+
+
+def _survey_years(n: int, n_extra: int, p, rng) -> tuple[np.ndarray, np.ndarray]:
+    """First and last survey year of each firm: panel firms are surveyed in 2005 and 2010 (their import
+    status), some first in 2004 or 2005 and some not in 2011; survey-only firms enter or exit in 2006–2009."""
+    first, last = np.full(n + n_extra, 2003), np.full(n + n_extra, 2011)
+    enter = rng.random(n) < p.survey_entry_share
+    first[:n][enter] = rng.choice([2004, 2005], enter.sum())
+    first_x, last_x = first[n:], last[n:]
+    r, y = rng.random(n_extra), rng.integers(2006, 2010, n_extra)
+    first_x[r < 0.3], last_x[(r >= 0.3) & (r < 0.6)] = y[r < 0.3], y[(r >= 0.3) & (r < 0.6)]
+    last[:n][rng.random(n) < p.survey_exit_share] = 2010
+    return first, last
+
+
+def _sector_sets(off05: np.ndarray, m: int, rng) -> np.ndarray:
+    """Broad sectors each firm imports whenever it imports: its 2005 offshoring sectors, else 1–3 at random."""
+    sect = np.zeros((m, 12), bool)
+    sect[: len(off05)] = off05
+    need = ~sect.any(1)
+    k = rng.integers(1, 4, m)
+    rank = np.argsort(np.argsort(rng.random((m, 12)), axis=1), axis=1)
+    sect[need] = (rank < k[:, None])[need]
+    return sect
+
+
+def _bsjbsa(w: World, rng) -> tuple[dict[int, pd.DataFrame], pd.DataFrame, dict, dict[int, pd.DataFrame]]:
+    """BSJBSA panel 2003–2011 (current JSIC codes): matched TSR firms in survey notation plus survey-only
+    firms, with entry and exit; import paths by status; the planted production structure (Planted.prod_*);
+    imports by broad sector (the 2005 ones carry the planted Table 6 effects); foreign outsourcing."""
+    panel, p, dr = w.buyer_panel, w.planted, w.survey_draws
+    f = w.firms
+    n = len(panel)
+    n_extra = int(round(n * p.survey_only_share / (1 - p.survey_only_share)))
+    ident = _survey_ident(w, n_extra, rng)
+    firm = f.iloc[panel.firm.to_numpy()]
+    status = np.r_[panel.status.to_numpy(), np.full(n_extra, "non")]
     m = len(ident)
-    emp0 = np.r_[np.maximum(firm.employees.to_numpy(), 50), rng.integers(50, 400, extra)].astype(float)
-    sales0 = np.r_[firm.sales05.to_numpy() / 1000, rng.lognormal(np.log(3000), 1, extra)]
+    first, last = _survey_years(n, n_extra, p, rng)
+    emp0 = np.r_[np.maximum(firm.employees.to_numpy(), 50), rng.integers(50, 400, n_extra)].astype(float)
+    sales0 = np.r_[firm.sales05.to_numpy() / 1000, rng.lognormal(np.log(3000), 1, n_extra)]
     start_year = rng.integers(2006, 2011, m)
     stop_year = rng.integers(2006, 2011, m)
     occasional = (status == "non") & (rng.random(m) < 0.15)
     occ_year = rng.choice([2003, 2004, 2006, 2007, 2008, 2009, 2011], m)
     intensity = np.clip(rng.beta(2, 9, m), 0.01, 0.9)
     asia = np.clip(rng.beta(8, 2, m), 0.2, 1.0)
-    # Olley–Pakes structure: AR(1) productivity, investment monotone in it, labour responding to it
-    a = rng.normal(0, 0.3, m)
+    ax, ex = productivity_paths(n_extra, p, rng)
+    a_all, e_all = np.vstack([dr["a"], ax]), np.vstack([dr["e"], ex])
+    sect = _sector_sets(dr["off"], m, rng)
+    sect_w = rng.gamma(1.0, 1.0, (m, 12)) * sect
+    sect_w = 0.8 * sect_w / sect_w.sum(1, keepdims=True)
+    rate = pd.Series(rng.beta(2, 30, ident.jsic3.nunique()), index=ident.jsic3.unique()).reindex(ident.jsic3).to_numpy()
+    reports_fo = rng.random(m) < p.fo_report_share
     logk = np.log(sales0 * 0.8)
-    years = {}
-    for y in YEARS_SURVEY:
+    years, sectors = {}, {}
+    for ti, y in enumerate(YEARS_SURVEY):
         t = y - 2005
         imp = np.select([status == "continuing", status == "starter", status == "stopper"],
                         [np.ones(m, bool), y >= start_year, y < stop_year], occasional & (occ_year == y))
         if y in (2005, 2010):
             imp = np.select([status == "continuing", status == "starter", status == "stopper"],
                             [np.ones(m, bool), np.full(m, y == 2010), np.full(m, y == 2005)], np.zeros(m, bool))
-        if y > YEARS_SURVEY[0]:
-            a = 0.7 * a + rng.normal(0, 0.3 * np.sqrt(1 - 0.49), m)
+        a = a_all[:, ti]
         inv = np.exp(logk - 1.6 + 1.5 * a)
         emp = np.maximum(np.round(emp0 * np.exp(0.3 * a + 0.01 * t + rng.normal(0, 0.05, m))), 1)
-        va = np.exp(a + 0.35 * logk + 0.6 * np.log(emp) + rng.normal(0, 0.05, m))
+        va = np.exp(p.prod_year_trend * t + a + p.prod_beta_k * logk + p.prod_beta_l * np.log(emp) + e_all[:, ti])
         sales = va / 0.3
         purchases = sales * 0.6
         imports = np.where(imp, purchases * intensity * (1 + 0.035 * max(t, 0)), 0.0)
+        here = (first <= y) & (last >= y)
         df = ident.drop(columns="tsr_id").assign(
             employees=emp.astype(np.int64), sales=sales.round(1), purchases=purchases.round(1),
             value_added=va.round(1), tangible_assets=np.exp(logk).round(1), investment=inv.round(1),
@@ -233,17 +281,32 @@ def _bsjbsa(w: World, rng) -> tuple[dict[int, pd.DataFrame], pd.DataFrame, dict]
             imports_europe=(imports * (1 - asia) * 0.4).round(1),
             imports_north_america=(imports * (1 - asia) * 0.35).round(1),
             imports_other=(imports * (1 - asia) * 0.25).round(1),
-            exports_total=np.where(rng.random(m) < 0.3, sales * 0.1, 0).round(1))
-        years[y] = df
+            exports_total=np.where(rng.random(m) < 0.3, sales * 0.1, 0).round(1),
+            outsourcing_abroad=outsourcing_abroad(purchases, rate, reports_fo, rng))
+        years[int(y)] = df[here].reset_index(drop=True)
+        ii, ss = np.nonzero(sect & (here & (df.imports_total.to_numpy() > 0))[:, None])
+        sectors[int(y)] = pd.DataFrame({"survey_id": ident.survey_id.to_numpy()[ii], "sector12": ss + 1,
+                                        "imports": np.maximum((imports[ii] * sect_w[ii, ss]).round(1), 0.1)})
         logk = np.log(0.8 * np.exp(logk) + inv)
-    truth = {"bsjbsa_firms": int(m), "bsjbsa_in_tsr": int(n), "bsjbsa_not_in_tsr": int(extra),
-             "production": {"beta_k": 0.35, "beta_l": 0.6}}
-    return years, ident[["survey_id", "tsr_id"]], truth
+    alt = status[:n][panel.manufacturing.to_numpy() == 1]
+    truth = {"bsjbsa_firms": int(m), "bsjbsa_in_tsr": int(n), "bsjbsa_not_in_tsr": int(n_extra),
+             "firms_per_year": {int(y): int(len(d)) for y, d in years.items()},
+             "panel_first_surveyed_after_2003": int((first[:n] > 2003).sum()),
+             "panel_not_surveyed_2011": int((last[:n] < 2011).sum()),
+             "mfg_starters": int((alt == "starter").sum()), "table6": w.truth.counts.get("table6", {})}
+    return years, ident[["survey_id", "tsr_id"]], truth, sectors
+
+
+def _foreign_outsourcing(s: pd.DataFrame) -> pd.Series:
+    """Foreign outsourcing over purchases per 3-digit industry, over the firms that report it."""
+    r = s[s.outsourcing_abroad.notna()]
+    g = r.groupby("jsic3")[["outsourcing_abroad", "purchases"]].sum()
+    return g.outsourcing_abroad / g.purchases
 
 
 def _wages(w: World, survey: dict[int, pd.DataFrame], rng) -> tuple[pd.DataFrame, dict]:
     """Seed 000: wages by skill per manufacturing 3-digit industry with a planted effect of the change in
-    offshoring that depends on initial (2005) domestic outsourcing measured on the network."""
+    offshoring (imports over purchases) that depends on the industry's initial (2005) foreign outsourcing."""
     p = w.planted
     mfg3 = w.characteristics.jsic3.to_numpy()
     off = {}
@@ -251,14 +314,12 @@ def _wages(w: World, survey: dict[int, pd.DataFrame], rng) -> tuple[pd.DataFrame
         s = survey[y][survey[y].jsic3.isin(mfg3)].groupby("jsic3")[["imports_total", "purchases"]].sum()
         off[y] = s.imports_total / s.purchases
     d_off = (off[2010] - off[2005]).reindex(mfg3)
-    f, l = w.firms, w.links05
-    nsel = l.groupby("buyer").size()
-    outs = pd.Series(np.log(nsel.to_numpy()), index=f.jsic3.to_numpy()[nsel.index]).groupby(level=0).mean().reindex(mfg3)
-    ok = d_off.notna() & outs.notna()
-    d_off, outs, mfg3 = d_off[ok.to_numpy()], outs[ok.to_numpy()], mfg3[ok.to_numpy()]
-    outs_std = (outs - outs.mean()) / outs.std()
+    fo = _foreign_outsourcing(survey[2005]).reindex(mfg3)
+    ok = (d_off.notna() & fo.notna()).to_numpy()
+    d_off, fo, mfg3 = d_off[ok], fo[ok], mfg3[ok]
+    fo_std = ((fo - fo.mean()) / fo.std()).to_numpy()
     noise = rng.normal(0, p.wage_noise_sd, len(mfg3))
-    d_ineq = 0.02 + p.wage_b1 * d_off.to_numpy() + p.wage_b2 * d_off.to_numpy() * outs_std.to_numpy() + noise
+    d_ineq = 0.02 + p.wage_b1 * d_off.to_numpy() + p.wage_b2 * d_off.to_numpy() * fo_std + p.wage_b3 * fo_std + noise
     ineq05 = rng.normal(0.35, 0.08, len(mfg3))
     wl05 = rng.lognormal(np.log(3200), 0.12, len(mfg3))
     rows = []
@@ -302,12 +363,17 @@ def write_world(w: World, out: Path, rng) -> dict:
     twins = w.buyer_panel.firm.to_numpy()[rng.choice(len(w.buyer_panel), size=max(2, len(w.buyer_panel) // 800),
                                                       replace=False)]
     truth_links = []
+    rng_c = np.random.default_rng([w.truth.seed, 4])
+    old = renumbering(w.jsic, w.planted.jsic_renumber_share, rng_c)
+    truth["jsic_renumbered"] = {k: v for k, v in old.items() if len(k) == 3}
     for year, links, alive in ((2005, w.links05, f.alive05.to_numpy()), (2010, w.links10, f.alive10.to_numpy())):
         rep, rc, flagged = _reports(w, links, alive, rng)
         comp, cc = _company(w, year, alive, rng)
         twin = comp[comp.tsr_id.isin(f.tsr_id.to_numpy()[twins])].copy()
         twin["tsr_id"] = np.char.zfill(rng.integers(2 * 10**9, 3 * 10**9, len(twin)).astype(str), 10)
         comp = pd.concat([comp, twin], ignore_index=True)
+        if year in OLD_REVISION_YEARS:
+            comp["jsic_main"], comp["jsic_sub1"] = to_old(comp.jsic_main, old), to_old(comp.jsic_sub1, old)
         cc["company_rows"] = int(len(comp))
         lv = cc["expected_geocode_levels"]
         for lvl, n in _expected_levels(twin).items():
@@ -319,9 +385,13 @@ def write_world(w: World, out: Path, rng) -> dict:
         truth["counts"][f"company_{year}"] = cc
         truth_links.append(pd.DataFrame({"seller_id": f.tsr_id.to_numpy()[links.seller], "buyer_id":
                                          f.tsr_id.to_numpy()[links.buyer], "year": year, "parent_child": flagged}))
-    survey, key, bt = _bsjbsa(w, rng)
+    survey, key, bt, sectors = _bsjbsa(w, rng)
     for y, df in survey.items():
-        truth["encodings"][f"bsjbsa/{y}.csv"] = _write_csv(df, out / f"bsjbsa/{y}.csv", "cp932")
+        coded = df.assign(jsic3=to_old(df.jsic3, old)) if y in OLD_REVISION_YEARS else df
+        truth["encodings"][f"bsjbsa/{y}.csv"] = _write_csv(coded, out / f"bsjbsa/{y}.csv", "cp932")
+        _write_csv(sectors[y], out / f"bsjbsa/imports_by_sector/{y}.csv")
+    if old:
+        _write_csv(concordance_rows(old, w.jsic, rng_c), out / "industry/jsic_concordance.csv")
     truth["counts"]["bsjbsa"] = bt | {"ambiguous_twins": int(len(twins))}
     wages, wt = _wages(w, survey, rng)
     truth["counts"]["wages"] = wt
