@@ -206,13 +206,14 @@ def test_table_9_and_a8_add_rauch_2sls(run, d):
 
 
 def _shock(d) -> pd.Series:
-    """shock_i = Σ_s φ_is WES_s (eq. 18): WES_s = Δ log world exports (excluding Japan) of 4-digit
-    industry s; φ_is = 1 if buyer i sourced from s in the base vintage (every 2005 link, unfiltered)."""
+    """shock_i = Σ_s φ_is WES_s (eq. 18): WES_s = Δ log world exports (excluding Japan) of manufacturing
+    4-digit industry s; φ_is = 1 if buyer i sourced from s in the base vintage (every 2005 link, unfiltered)."""
     e = d["exports"].groupby(["jsic4", "year"]).exports_usd.sum().unstack()
     wes = np.log(e[Y1]) - np.log(e[Y0])
     lk = d["raw_links"][Y0]
     phi = pd.DataFrame({"i": lk.buyer_id.to_numpy(), "s": d["firms"][Y0].jsic4.reindex(lk.seller_id).to_numpy()})
-    phi = phi[phi.s.isin(wes.dropna().index)].drop_duplicates()
+    mfg4 = set(d["jsic"].loc[d["jsic"].manufacturing == 1, "jsic4"])
+    phi = phi[phi.s.isin(wes.dropna().index) & phi.s.isin(mfg4)].drop_duplicates()
     return phi.assign(w=wes.reindex(phi.s).to_numpy()).groupby("i").w.sum()
 
 
@@ -243,15 +244,16 @@ def drop_singletons(x: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
 
 def pair_frame(d, table: str) -> pd.DataFrame:
     """Eq. (16) pairs of non-importing sample buyers (Table 7: base-vintage links, y = 1 if gone; Table 8:
-    later-vintage links, y = 1 if new), relative log sales of the seller, instrument and FE columns."""
+    later-vintage links, y = 1 if new), the seller's relative sales log(x_j/x̄_i)
+    (x̄_i the arithmetic mean over the buyer's sellers in the sample), instrument and FE columns."""
     b = d["buyers"][~d["buyers"].imp05]
     f0 = d["firms"][Y0]
     l0, l1 = (d["links"][y][d["links"][y].buyer_id.isin(b.index)] for y in ((Y0, Y1) if table == "7" else (Y1, Y0)))
     x = l0[["seller_id", "buyer_id"]].merge(l1[["seller_id", "buyer_id"]].assign(kept=1.0), how="left")
     x["y"] = 1.0 - x.kept.fillna(0.0)
-    x["x"] = np.log(f0.sales.reindex(x.seller_id).to_numpy(float))
-    x = x.replace([np.inf, -np.inf], np.nan)
-    x["rel"] = x.x - x.groupby("buyer_id").x.transform("mean")
+    x["x"] = f0.sales.reindex(x.seller_id).to_numpy(float)
+    x.loc[~(x.x > 0), "x"] = np.nan
+    x["rel"] = np.log(x.x / x.groupby("buyer_id").x.transform("mean"))  # eq. (16): x̄_i arithmetic mean
     x["D"], x["log_sales"] = b.D.reindex(x.buyer_id).to_numpy(), b.log_sales.reindex(x.buyer_id).to_numpy()
     x["shock"] = _shock(d).reindex(x.buyer_id).fillna(0.0).to_numpy()
     x["D_x"], x["Z_x"] = x.D * x.rel, x.shock * x.rel
