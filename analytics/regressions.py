@@ -125,19 +125,24 @@ def eq15_frame(st: Study, year: int, reference: str, theta: str, level: str = "j
     return m.replace([np.inf, -np.inf], np.nan)
 
 
+# The paper's three columns per θ and reference (Tables 4, A5; likewise Table 5): ln d × θ alone; with
+# ln d × θ × ρ/(ρ−1); and eq. (15) itself, ln d × θ × ρ/(ρ−1) and ln d × θ × air without ln d × θ, whose
+# coefficients are −β and −γ. Each column drops only the rows missing its own regressors.
+EQ15_COLUMNS = (["lnd_t"], ["lnd_t", "lnd_t_rho"], ["lnd_t_rho", "lnd_t_air"])
+
+
 def table_4(st: Study, year: int | None = None) -> Exhibit:
     year = year or st.y0
     specs = [("nearest", "theta_cp"), ("nearest", "theta_firm"), ("home", "theta_cp")]
     fits, truth = {}, []
     for ref, th in specs:
         d = eq15_frame(st, year, ref, th)
-        d = d.dropna(subset=["y", "lnd_t", "lnd_t_rho", "lnd_t_air"])
-        for i, rhs in enumerate(["lnd_t", "lnd_t + lnd_t_rho", "lnd_t + lnd_t_rho + lnd_t_air"]):
+        for i, rhs in enumerate(EQ15_COLUMNS):
             label = f"{'CP' if th == 'theta_cp' else 'Firm'} θ, {ref} ref ({i + 1})"
-            fits[label] = feiv(f"y ~ {rhs} | s_ref + s_r", d, vcov={"cluster": "s_r"})
-            if ref == "nearest" and th == "theta_cp" and i == 2 and "planted" in st.notes:
-                eq15 = feiv("y ~ lnd_t_rho + lnd_t_air | s_ref + s_r", d, vcov={"cluster": "s_r"})
-                truth = _eq15_truth(st, eq15, "lnd_t_rho", "lnd_t_air", st.notes.get("oracle_eq15", {}).get(
+            fits[label] = feiv(f"y ~ {' + '.join(rhs)} | s_ref + s_r", d.dropna(subset=["y", *rhs]),
+                               vcov={"cluster": "s_r"})
+            if ref == "nearest" and th == "theta_cp" and i == 2 and "planted" in st.notes:  # eq. (15): β, γ
+                truth = _eq15_truth(st, fits[label], "lnd_t_rho", "lnd_t_air", st.notes.get("oracle_eq15", {}).get(
                     str(year), {}).get("table_4", {}), "log sellers vs nearest prefecture")
     num = "4" if year == st.y0 else "A5"
     t = Table(num, f"Distance, scope of domestic outsourcing, and product differentiation of inputs ({year})", fits,
@@ -226,8 +231,9 @@ def table_5(st: Study) -> Exhibit:
     fits = {}
     for th, tag in (("theta_cp", "CP θ"), ("theta_firm", "Firm θ")):
         for fe in ([], ["buyer"]):
-            for rhs in ([f"lnd_{th}"], [f"lnd_{th}", f"lnd_{th}_rho"], [f"lnd_{th}", f"lnd_{th}_rho", f"lnd_{th}_air"]):
-                label = f"{tag}{', buyer FE' if fe else ''} ({len(rhs)})"
+            for i, cols in enumerate(EQ15_COLUMNS):
+                rhs = [c.replace("lnd_t", f"lnd_{th}") for c in cols]
+                label = f"{tag}{', buyer FE' if fe else ''} ({i + 1})"
                 # the project's solver rather than pyfixest here: same estimates (tests), a fraction of the
                 # memory on this 6–8M-row design (pyfixest copies the data per fit)
                 fits[label] = feiv(f"y ~ {' + '.join(rhs)} | {' + '.join(['sector_r', *fe])}", d,
@@ -395,7 +401,8 @@ def inference_frame(fits: dict[str, dict[str, Fit]], terms: dict[str, str], inst
                 rows.setdefault("Shock clusters (AKM)", {})[col] = float(f.extra["n_shock_clusters"])
         rows.setdefault("Nb of buyers (clusters)", {})[col] = float(by_v[VCOV_LABELS[1]].n_clusters)
         rows.setdefault("Nb of Obs", {})[col] = float(base.nobs)
-    out = pd.DataFrame(rows).T
+    coef_rows = [r for label in terms.values() for r in rows if r == label or r.startswith(f"{label}: ")]
+    out = pd.DataFrame(rows).T.loc[coef_rows + [r for r in rows if r not in coef_rows]]
     out.index.name = "row"
     return out
 

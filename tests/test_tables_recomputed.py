@@ -127,9 +127,13 @@ def test_table_4_nearest_reference_cp_theta(run, d):
                       "lnd_t_air": lnd_t * ch.air_share.to_numpy(),
                       "s_ref": (m.s + "_" + m.ref.astype(str)).to_numpy(),
                       "s_r": (m.s + "_" + m.r.astype(str)).to_numpy()})
-    x = x.replace([np.inf, -np.inf], np.nan).dropna()
-    fit = pf.feols("y ~ lnd_t + lnd_t_rho + lnd_t_air | s_ref + s_r", x, vcov={"CRV1": "s_r"}, fixef_rm="singleton")
-    assert_same(out, "4", "CP θ, nearest ref (3)", fit.coef(), fit.se(), ["lnd_t", "lnd_t_rho", "lnd_t_air"], fit._N)
+    x = x.replace([np.inf, -np.inf], np.nan)
+    # column (3) is eq. (15) itself: ln d × θ × ρ/(ρ−1) and ln d × θ × air, no ln d × θ term (6 of 9 columns have it)
+    for col, terms in (("CP θ, nearest ref (2)", ["lnd_t", "lnd_t_rho"]), ("CP θ, nearest ref (3)", ["lnd_t_rho", "lnd_t_air"])):
+        xx = x.dropna(subset=["y", *terms])
+        fit = pf.feols(f"y ~ {' + '.join(terms)} | s_ref + s_r", xx, vcov={"CRV1": "s_r"}, fixef_rm="singleton")
+        assert_same(out, "4", col, fit.coef(), fit.se(), terms, fit._N)
+    assert "lnd_t" not in written(out, "4", "CP θ, nearest ref (3)").estimate
 
 
 def test_table_5_incidence_lpm(run, d):
@@ -158,7 +162,7 @@ def test_table_5_incidence_lpm(run, d):
     x["lnd_theta_cp_rho"] = x.lnd_theta_cp * t.ratio.to_numpy()
     x["lnd_theta_cp_air"] = x.lnd_theta_cp * t.air_share.to_numpy()
     x["sector_r"] = x.S * 100 + x.r
-    terms = ["lnd_theta_cp", "lnd_theta_cp_rho", "lnd_theta_cp_air"]
+    terms = ["lnd_theta_cp_rho", "lnd_theta_cp_air"]  # column (3): eq. (15), no ln(dist+1) × θ term
     for fe, col in (("sector_r", "CP θ (3)"), ("sector_r + b", "CP θ, buyer FE (3)")):
         fit = pf.feols(f"y ~ {' + '.join(terms)} | {fe}", x, vcov={"CRV1": "b"}, fixef_rm="singleton")
         assert_same(out, "5", col, fit.coef(), fit.se(), terms, fit._N)
