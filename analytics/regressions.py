@@ -467,19 +467,26 @@ def _eq16_table(st: Study, kind: str, vcov="robust") -> Exhibit:
 
 def _eq16_truth(st: Study, kind: str, sample: pd.DataFrame) -> list[dict]:
     """Planted (and oracle) eq. (16) parameters next to 2SLS and OLS estimates with buyer-clustered SEs
-    (the planted shock is at the buyer level, so link-level robust SEs understate the uncertainty)."""
+    (the planted shock is at the buyer level, so link-level robust SEs understate the uncertainty); the
+    robust and AKM SEs of the same 2SLS estimates ride along (``std_error_robust``, ``std_error_akm``)."""
     p, oracle = st.notes["planted"], st.notes.get("oracle", {}).get(kind, {})
     cl = {"cluster": "buyer_id"}
-    fits = {x: feiv(f"y ~ rel_{x} + log_sales | {FE16} | D + D_{x} ~ shock + Z_{x}", sample, vcov=cl)
+    by_v = {x: {v: feiv(f"y ~ rel_{x} + log_sales | {FE16} | D + D_{x} ~ shock + Z_{x}", sample, vcov=vc)
+                for v, vc in inference_vcovs(st, {"shock": None, f"Z_{x}": f"rel_{x}"}).items()}
             for x in (("sales",) if kind == "drop" else ("sales", "dist"))}
+    fits = {x: f[VCOV_LABELS[1]] for x, f in by_v.items()}
     ols = feiv(f"y ~ D + D_sales + rel_sales + log_sales | {FE16}", sample, vcov=cl)
-    rows = [_truth(f"{kind}_beta (Imp Starter, {kind})", p.get(f"{kind}_beta"), fits["sales"], "D",
-                   oracle=oracle.get("D")),
-            _truth(f"{kind}_gamma_sales (× rel. sales, {kind})", p.get(f"{kind}_gamma_sales"), fits["sales"], "D_sales",
-                   oracle=oracle.get("D_sales"))]
+
+    def row(name, key, x, term, okey):
+        r = _truth(name, p.get(key), fits[x], term, oracle=oracle.get(okey))
+        r["std_error_robust"] = float(by_v[x][VCOV_LABELS[0]].se[term])
+        r["std_error_akm"] = float(by_v[x][VCOV_LABELS[2]].se[term])
+        return r
+
+    rows = [row(f"{kind}_beta (Imp Starter, {kind})", f"{kind}_beta", "sales", "D", "D"),
+            row(f"{kind}_gamma_sales (× rel. sales, {kind})", f"{kind}_gamma_sales", "sales", "D_sales", "D_sales")]
     if kind == "add":
-        rows.append(_truth("add_gamma_dist (× rel. distance, add)", p.get("add_gamma_dist"), fits["dist"], "D_dist",
-                           oracle=oracle.get("D_dist")))
+        rows.append(row("add_gamma_dist (× rel. distance, add)", "add_gamma_dist", "dist", "D_dist", "D_dist"))
     rows.append({**_truth(f"OLS counterpart of {kind}_beta", p.get(f"{kind}_beta"), ols, "D", oracle=oracle.get("D")),
                  "ols": True, "note": "not identified by OLS: the unobserved buyer shock biases it by design "
                                       "(the reason for the instrument); z measures that bias"})
