@@ -249,8 +249,7 @@ def table_5(st: Study) -> Exhibit:
                     "sector characteristics are sales-weighted averages of 3-digit values; SEs clustered by buyer.")
     truth = []
     if "planted" in st.notes:
-        eq15 = feiv("y ~ lnd_theta_cp_rho + lnd_theta_cp_air | sector_r + buyer", d, vcov={"cluster": "buyer"})
-        truth = _eq15_truth(st, eq15, "lnd_theta_cp_rho", "lnd_theta_cp_air",
+        truth = _eq15_truth(st, fits["CP θ, buyer FE (3)"], "lnd_theta_cp_rho", "lnd_theta_cp_air",
                             st.notes.get("oracle_eq15", {}).get(str(st.y0), {}).get("table_5", {}),
                             "sourcing dummy, buyer FE")
     return Exhibit("table_5", t.title, reg=t, notes=t.notes, truth=truth)
