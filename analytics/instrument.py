@@ -1,8 +1,10 @@
 """The firm-level shift-share instrument and the firm-based trade elasticity.
 
 - WES_s = ln exp_s,2010 − ln exp_s,2005 per JSIC 4-digit (eq. 17);
-- shock_i = Σ_s φ_is WES_s, φ_is = 1 if buyer i sources 4-digit manufacturing industry s domestically
-  in the base vintage (eq. 18);
+- shock_i = Σ_s φ_is WES_s over the MANUFACTURING 4-digit industries s (the paper's 563 shocks), with
+  φ_is = 1 if at least one of buyer i's base-vintage (2005) sellers has main industry s, counting every
+  reported 2005 link of the buyer (parent–child links and sellers that exit by 2010 included), else 0
+  (eq. 18). φ is also the share matrix of the shift-share (AKM) inference of eq. (16);
 - θ′_s from the revenue moments of appendix B.3: σ²/µ² = Γ(1 − 2/θ′)/Γ(1 − 1/θ′)² − 1, then
   θ_s = (ρ_s − 1) θ′_s."""
 
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from scipy import optimize, special
 
 
@@ -20,12 +23,26 @@ def wes(world_exports: pd.DataFrame, year_from: int = 2005, year_to: int = 2010)
     return (np.log(w[year_to]) - np.log(w[year_from])).rename("wes")
 
 
-def shock(links: pd.DataFrame, seller_jsic4: pd.Series, wes_s: pd.Series) -> pd.Series:
-    """shock_i = Σ_s φ_is WES_s over the distinct 4-digit industries of buyer i's sellers (eq. 18)."""
+def exposure(links: pd.DataFrame, seller_jsic4: pd.Series, industries: pd.Index
+             ) -> tuple[sp.csr_matrix, pd.Index]:
+    """φ (buyers × ``industries``, 0/1) of eq. (18) from the base-vintage links, and its row index (buyer
+    ids: every buyer with at least one seller in ``industries``)."""
     ind = seller_jsic4.reindex(links.seller_id).to_numpy()
     d = pd.DataFrame({"buyer_id": links.buyer_id.to_numpy(), "jsic4": ind})
-    d = d[d.jsic4.isin(wes_s.index)].drop_duplicates()
-    return d.assign(w=wes_s.reindex(d.jsic4).to_numpy()).groupby("buyer_id").w.sum().rename("shock")
+    d = d[d.jsic4.isin(industries)].drop_duplicates()
+    rows = pd.Index(pd.unique(d.buyer_id), name="buyer_id")
+    phi = sp.csr_matrix((np.ones(len(d)), (rows.get_indexer(d.buyer_id), industries.get_indexer(d.jsic4))),
+                        shape=(len(rows), len(industries)))
+    return phi, rows
+
+
+def shock(links: pd.DataFrame, seller_jsic4: pd.Series, wes_s: pd.Series,
+          industries: pd.Index | None = None) -> pd.Series:
+    """shock_i = Σ_s φ_is WES_s (eq. 18) over ``industries`` (default: every industry with a WES; the
+    paper's: manufacturing 4-digit industries)."""
+    industries = wes_s.index if industries is None else pd.Index(industries).intersection(wes_s.index)
+    phi, rows = exposure(links, seller_jsic4, industries)
+    return pd.Series(phi @ wes_s.reindex(industries).to_numpy(), index=rows, name="shock")
 
 
 def cv2_of_theta_prime(tp: float) -> float:

@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from analytics import network as nw
+from analytics.econometrics.akm import ShiftShareVcov
 from analytics.econometrics.iv import feiv
 from analytics.econometrics.result import Fit
 from analytics.econometrics.tables import Table
 from analytics.exhibits import Exhibit
-from analytics.guard import NotEstimable, first_stage_flags, fit_columns
+from analytics.guard import first_stage_flags, fit_columns
 from analytics.study import Study
 from etl.geo import capital_distance_matrix
 
@@ -137,6 +139,12 @@ def eq15_frame(st: Study, year: int, reference: str, theta: str, level: str = "j
     return m.replace([np.inf, -np.inf], np.nan)
 
 
+# The paper's three columns per θ and reference (Tables 4, A5; likewise Table 5): ln d × θ alone; with
+# ln d × θ × ρ/(ρ−1); and eq. (15) itself, ln d × θ × ρ/(ρ−1) and ln d × θ × air without ln d × θ, whose
+# coefficients are −β and −γ. Each column drops only the rows missing its own regressors.
+EQ15_COLUMNS = (["lnd_t"], ["lnd_t", "lnd_t_rho"], ["lnd_t_rho", "lnd_t_air"])
+
+
 def table_4(st: Study, year: int | None = None) -> Exhibit:
     year = year or st.y0
     specs = [("nearest", "theta_cp"), ("nearest", "theta_firm"), ("home", "theta_cp")]
@@ -144,18 +152,14 @@ def table_4(st: Study, year: int | None = None) -> Exhibit:
     columns, buyers = {}, set()
     for ref, th in specs:
         d = eq15_frame(st, year, ref, th)
-        d = d.dropna(subset=["y", "lnd_t", "lnd_t_rho", "lnd_t_air"])
-        buyers |= set(d.buyer_id)
-        for i, rhs in enumerate(["lnd_t", "lnd_t + lnd_t_rho", "lnd_t + lnd_t_rho + lnd_t_air"]):
+        buyers |= set(d.loc[d.y.notna(), "buyer_id"])
+        for i, rhs in enumerate(EQ15_COLUMNS):
             label = f"{'CP' if th == 'theta_cp' else 'Firm'} θ, {ref} ref ({i + 1})"
-            columns[label] = (f"y ~ {rhs} | s_ref + s_r", d, {"cluster": "s_r"})
-            if ref == "nearest" and th == "theta_cp" and i == 2 and "planted" in st.notes:
-                eq15_data = d
+            columns[label] = (f"y ~ {' + '.join(rhs)} | s_ref + s_r", d.dropna(subset=["y", *rhs]), {"cluster": "s_r"})
     fits, flagged = fit_columns(columns, f"Table {num}", context=f"{year} sample has {len(buyers):,} buyers "
                                 f"with sellers outside the reference prefecture")
-    truth = []
-    if "planted" in st.notes and fits.get("CP θ, nearest ref (3)") is not None:
-        eq15 = feiv("y ~ lnd_t_rho + lnd_t_air | s_ref + s_r", eq15_data, vcov={"cluster": "s_r"})
+    truth, eq15 = [], fits.get("CP θ, nearest ref (3)")  # column 3 is eq. (15): β, γ
+    if "planted" in st.notes and eq15 is not None:
         truth = _eq15_truth(st, eq15, "lnd_t_rho", "lnd_t_air", st.notes.get("oracle_eq15", {}).get(
             str(year), {}).get("table_4", {}), "log sellers vs nearest prefecture")
     t = Table(num, f"Distance, scope of domestic outsourcing, and product differentiation of inputs ({year})", fits,
@@ -244,8 +248,9 @@ def table_5(st: Study) -> Exhibit:
     columns = {}
     for th, tag in (("theta_cp", "CP θ"), ("theta_firm", "Firm θ")):
         for fe in ([], ["buyer"]):
-            for rhs in ([f"lnd_{th}"], [f"lnd_{th}", f"lnd_{th}_rho"], [f"lnd_{th}", f"lnd_{th}_rho", f"lnd_{th}_air"]):
-                label = f"{tag}{', buyer FE' if fe else ''} ({len(rhs)})"
+            for i, cols in enumerate(EQ15_COLUMNS):
+                rhs = [c.replace("lnd_t", f"lnd_{th}") for c in cols]
+                label = f"{tag}{', buyer FE' if fe else ''} ({i + 1})"
                 # the project's solver rather than pyfixest here: same estimates (tests), a fraction of the
                 # memory on this 6–8M-row design (pyfixest copies the data per fit)
                 columns[label] = (f"y ~ {' + '.join(rhs)} | {' + '.join(['sector_r', *fe])}", d, {"cluster": "buyer"})
@@ -262,8 +267,7 @@ def table_5(st: Study) -> Exhibit:
               column_notes=flagged)
     truth = []
     if "planted" in st.notes and fits.get("CP θ, buyer FE (3)") is not None:
-        eq15 = feiv("y ~ lnd_theta_cp_rho + lnd_theta_cp_air | sector_r + buyer", d, vcov={"cluster": "buyer"})
-        truth = _eq15_truth(st, eq15, "lnd_theta_cp_rho", "lnd_theta_cp_air",
+        truth = _eq15_truth(st, fits["CP θ, buyer FE (3)"], "lnd_theta_cp_rho", "lnd_theta_cp_air",
                             st.notes.get("oracle_eq15", {}).get(str(st.y0), {}).get("table_5", {}),
                             "sourcing dummy, buyer FE")
     return Exhibit("table_5", t.title, reg=t, notes=t.notes, truth=truth)
@@ -309,25 +313,39 @@ def table_a4(st: Study) -> Exhibit:
 
 # ---------------------------------------------------------------- Tables 7, 8 (eq. 16)
 
-def pair_sample(st: Study, kind: str) -> pd.DataFrame:
+def relative_to_buyer_mean(x: pd.Series, buyer: pd.Series, mean: str = "arithmetic") -> pd.Series:
+    """log(x_j / x̄_i) of eq. (16). ``arithmetic``: x̄_i the mean of the levels x_j over the buyer's sellers in
+    the sample (the paper's "average characteristics of the sellers used by buyer i"); ``geometric``:
+    x̄_i = exp(mean log x_j), i.e. log x_j minus the buyer's mean of log x. Missing or non-positive x_j
+    give NaN and do not enter x̄_i."""
+    x = x.where(x > 0)
+    if mean == "arithmetic":
+        return np.log(x) - np.log(x.groupby(buyer.to_numpy()).transform("mean"))
+    if mean == "geometric":
+        lx = np.log(x)
+        return lx - lx.groupby(buyer.to_numpy()).transform("mean")
+    raise ValueError(f"mean must be 'arithmetic' or 'geometric', got {mean!r}")
+
+
+def pair_sample(st: Study, kind: str, mean: str = "arithmetic") -> pd.DataFrame:
     """Buyer–seller pairs of eq. (16): ``drop`` (base-vintage links: continuing vs dropped) or ``add``
     (later-vintage links: continuing vs added). Non-importing manufacturing buyers of the regression
-    sample; seller characteristics of the base vintage relative to the buyer's mean (in logs)."""
+    sample; seller characteristics x_j of the base vintage (sales, employees, distance) relative to x̄_i,
+    the mean over the buyer's sellers in the sample: its base-vintage sellers for ``drop``, its later-
+    vintage sellers (x̄_i10 of Table 8) for ``add`` (``mean``: see ``relative_to_buyer_mean``)."""
     buyers = st.sample_buyers(exclude_importers=True)
     pairs = nw.add_drop_pairs(st.links_of(st.y0, buyers), st.links_of(st.y1, buyers))
     keep = ["continuing", "dropped"] if kind == "drop" else ["continuing", "added"]
     p = pairs[pairs.status.isin(keep)].copy()
     p["y"] = (p.status == keep[1]).astype(float)
     f0 = st.firms[st.y0]
-    p["x_dist"] = np.log(np.maximum(p.dist_km.to_numpy(), 0.1))
-    p["x_sales"] = np.log(f0.sales.reindex(p.seller_id).to_numpy(float))
-    p["x_emp"] = np.log(f0.employees.reindex(p.seller_id).to_numpy(float))
-    p = p.replace([np.inf, -np.inf], np.nan)
+    x = {"dist": np.maximum(p.dist_km.to_numpy(), 0.1), "sales": f0.sales.reindex(p.seller_id).to_numpy(float),
+         "emp": f0.employees.reindex(p.seller_id).to_numpy(float)}
     b = st.buyers.reindex(p.buyer_id)
     p["D"], p["shock"], p["log_sales"] = b.imp_starter.to_numpy(), b.shock.to_numpy(), b.log_sales05.to_numpy()
-    for x in ("dist", "sales", "emp"):
-        rel = p[f"x_{x}"] - p.groupby("buyer_id")[f"x_{x}"].transform("mean")
-        p[f"rel_{x}"], p[f"D_{x}"], p[f"Z_{x}"] = rel, p.D * rel, p.shock * rel
+    for k, v in x.items():
+        rel = relative_to_buyer_mean(pd.Series(v, index=p.index), p.buyer_id, mean)
+        p[f"rel_{k}"], p[f"D_{k}"], p[f"Z_{k}"] = rel, p.D * rel, p.shock * rel
     p["in_ind"] = f0.jsic3.reindex(p.seller_id).to_numpy()
     p["src_pref"] = f0.pref.reindex(p.seller_id).to_numpy(float)
     p["b_ind"] = f0.jsic3.reindex(p.buyer_id).to_numpy()
@@ -358,10 +376,91 @@ def eq16_fits(st: Study, kind: str, vcov="robust", p: pd.DataFrame | None = None
     return fits, flagged
 
 
-def _eq16_table(st: Study, kind: str) -> Exhibit:
+# ---------------------------------------------------------------- inference beside the paper's robust SEs
+
+def shift_share_vcov(st: Study, multipliers: dict[str, str | None]) -> ShiftShareVcov:
+    """AKM inference for eq. (16)/(19): shares φ_is of eq. (18) (every buyer of the survey gets a row, zero
+    when it has no manufacturing seller), shocks WES_s of the manufacturing 4-digit industries, shock
+    clusters = their 3-digit industries; ``multipliers``: instrument → column multiplying φ in its shares."""
+    phi, rows, shocks = st.exposure
+    extra = st.buyers.index.difference(rows)
+    phi = sp.vstack([phi, sp.csr_matrix((len(extra), phi.shape[1]))]).tocsr()
+    j3 = st.jsic.drop_duplicates("jsic4").set_index("jsic4").jsic3.reindex(shocks).to_numpy()
+    return ShiftShareVcov(phi, rows.append(extra), "buyer_id", multipliers, j3)
+
+
+VCOV_LABELS = ("robust", "cluster (buyer)", "AKM (3-digit shock clusters)")
+
+
+def inference_vcovs(st: Study, multipliers: dict[str, str | None]) -> dict[str, object]:
+    """The three vcov options reported for Tables 7–9 and A6–A8."""
+    return dict(zip(VCOV_LABELS, ("robust", {"cluster": "buyer_id"}, shift_share_vcov(st, multipliers)), strict=True))
+
+
+def inference_frame(fits: dict[str, dict[str, Fit]], terms: dict[str, str], instrument: str = "shock") -> pd.DataFrame:
+    """Companion table: per 2SLS column, each coefficient with its SE under every vcov (AKM0 95% interval
+    with one instrument), the Kleibergen–Paap F under every vcov, and the first-stage coefficient on
+    shock_i (first stage of Imp Starter, Tables A6–A8) with its SE under every vcov."""
+    rows: dict[str, dict[str, object]] = {}
+    for col, by_v in fits.items():
+        base = next(iter(by_v.values()))
+        for term, label in terms.items():
+            if term not in base.coef:
+                continue
+            rows.setdefault(label, {})[col] = float(base.coef[term])
+            for v, f in by_v.items():
+                rows.setdefault(f"{label}: s.e. {v}", {})[col] = float(f.se[term])
+            for f in by_v.values():
+                a0 = f.extra.get("akm0")
+                if a0 and a0["term"] == term:
+                    rows.setdefault(f"{label}: AKM0 95% interval", {})[col] = \
+                        f"[{a0['conf_low']:.4g}, {a0['conf_high']:.4g}]"
+        for v, f in by_v.items():
+            rows.setdefault(f"Kleibergen-Paap F, {v}", {})[col] = float(f.diagnostics.get("kp_f", np.nan))
+        fs_label = f"First stage of {base.endog[0]}: {instrument}"
+        rows.setdefault(fs_label, {})[col] = float(base.first_stages[base.endog[0]].coef[instrument])
+        for v, f in by_v.items():
+            rows.setdefault(f"{fs_label}: s.e. {v}", {})[col] = float(f.first_stages[f.endog[0]].se[instrument])
+        for f in by_v.values():
+            if f.vcov_type == "akm":
+                rows.setdefault("Shock clusters (AKM)", {})[col] = float(f.extra["n_shock_clusters"])
+        rows.setdefault("Nb of buyers (clusters)", {})[col] = float(by_v[VCOV_LABELS[1]].n_clusters)
+        rows.setdefault("Nb of Obs", {})[col] = float(base.nobs)
+    coef_rows = [r for label in terms.values() for r in rows if r == label or r.startswith(f"{label}: ")]
+    out = pd.DataFrame(rows).T.loc[coef_rows + [r for r in rows if r not in coef_rows]]
+    out.index.name = "row"
+    return out
+
+
+def _eq16_inference(st: Study, kind: str, sample: pd.DataFrame) -> Exhibit:
+    num = "7" if kind == "drop" else "8"
+    fits = {}
+    for x in (None, "dist", "sales", "emp"):
+        mult = {"shock": None} | ({f"Z_{x}": f"rel_{x}"} if x else {})
+        f = (f"y ~ log_sales | {FE16} | D ~ shock" if x is None else
+             f"y ~ rel_{x} + log_sales | {FE16} | D + D_{x} ~ shock + Z_{x}")
+        fits["2SLS" if x is None else f"2SLS {x}"] = {v: feiv(f, sample, vcov=vc)
+                                                      for v, vc in inference_vcovs(st, mult).items()}
+    frame = inference_frame(fits, {"D": "Imp Starter", **{f"D_{x}": f"Imp Starter × log(x_j/x̄_i) [{x}]"
+                                                        for x in ("dist", "sales", "emp")}})
+    return Exhibit(f"table_{num}_inference", f"Inference for the 2SLS columns of Table {num} and their first stages "
+                   f"(Table {'A6' if kind == 'drop' else 'A7'}): robust, buyer-clustered and shift-share (AKM) "
+                   "standard errors", frame=frame, notes=INFERENCE_NOTE)
+
+
+INFERENCE_NOTE = ("Same samples and estimates as the main table, whose layout (robust SEs, as the paper) is unchanged. "
+                  "Cluster: by buyer (the shock and the import status vary by buyer only). AKM: Adão, Kolesár and "
+                  "Morales (2019) shift-share SEs with shares φ_is (eq. 18: buyer i's 2005 sellers in manufacturing "
+                  "4-digit industry s) and shocks WES_s (eq. 17), shocks clustered by 3-digit industry; the "
+                  "interaction instrument shock_i × x has shares φ_is × x. AKM0: the interval with the null imposed "
+                  "(one instrument only). Kleibergen-Paap F under each; the AKM one uses the shock-level score "
+                  "covariance. AKM gives no SE for the exogenous regressors.")
+
+
+def _eq16_table(st: Study, kind: str, vcov="robust") -> Exhibit:
     sample = pair_sample(st, kind)
     num, first = ("7", "A6") if kind == "drop" else ("8", "A7")
-    fits, flagged = eq16_fits(st, kind, p=sample, table=f"Table {num}")
+    fits, flagged = eq16_fits(st, kind, vcov=vcov, p=sample, table=f"Table {num}")
     title = "Offshoring and supplier dropping" if kind == "drop" else "Offshoring and supplier adding"
     terms = {"D": "Imp Starter", "D_dist": "Imp Starter × log(x_j/x_i) [dist]", "D_sales": "Imp Starter × log(x_j/x_i) [sales]",
              "D_emp": "Imp Starter × log(x_j/x_i) [emp]", "rel_dist": "log(x_j/x_i) [dist]",
@@ -372,7 +471,11 @@ def _eq16_table(st: Study, kind: str) -> Exhibit:
                   "R-squared": "r2", "Kleibergen-Paap F statistic": "kp_f"}
     note = ("Manufacturing buyers that did not import in the base year; "
             + ("newly added" if kind == "drop" else "dropped") + " sellers removed; parent-child links removed; "
-            "instrument shock_i (eq. 18) and its interaction with the seller characteristic; robust SEs.")
+            "instrument shock_i (eq. 18) and its interaction with the seller characteristic; log(x_j/x̄_i): the "
+            "seller's base-year characteristic relative to x̄_i, the arithmetic mean over the buyer's "
+            + ("2005 sellers (continuing and dropped)" if kind == "drop" else "2010 sellers (continuing and added), "
+               "x̄_i10") + "; " + ("robust SEs" if vcov == "robust" else f"SEs: {vcov}")
+            + " (buyer-clustered and AKM inference: companion table).")
     t = Table(num, title, fits, terms, fe, stats_rows, notes=note, column_notes=flagged)
     fs, fs_flags = first_stages(fits)
     ft = Table(first, f"First stage of the FE-IV regressions reported in Table {num}", fs,
@@ -386,36 +489,50 @@ def _eq16_table(st: Study, kind: str) -> Exhibit:
 
 def _eq16_truth(st: Study, kind: str, sample: pd.DataFrame) -> list[dict]:
     """Planted (and oracle) eq. (16) parameters next to 2SLS and OLS estimates with buyer-clustered SEs
-    (the planted shock is at the buyer level, so link-level robust SEs understate the uncertainty)."""
+    (the planted shock is at the buyer level, so link-level robust SEs understate the uncertainty); the
+    robust and AKM SEs of the same 2SLS estimates ride along (``std_error_robust``, ``std_error_akm``)."""
     p, oracle = st.notes["planted"], st.notes.get("oracle", {}).get(kind, {})
     cl = {"cluster": "buyer_id"}
-    xs = ("sales",) if kind == "drop" else ("sales", "dist")
     try:
-        fits, _ = fit_columns({x: (f"y ~ rel_{x} + log_sales | {FE16} | D + D_{x} ~ shock + Z_{x}", sample, cl) for x in xs}
-                              | {"ols": (f"y ~ D + D_sales + rel_sales + log_sales | {FE16}", sample, cl)},
-                              f"eq. (16) {kind}, buyer-clustered")
-    except NotEstimable:
-        fits = dict.fromkeys([*xs, "ols"])
-    ols = fits["ols"]
-    rows = [_truth(f"{kind}_beta (Imp Starter, {kind})", p.get(f"{kind}_beta"), fits["sales"], "D",
-                   oracle=oracle.get("D")),
-            _truth(f"{kind}_gamma_sales (× rel. sales, {kind})", p.get(f"{kind}_gamma_sales"), fits["sales"], "D_sales",
-                   oracle=oracle.get("D_sales"))]
+        by_v = {x: {v: feiv(f"y ~ rel_{x} + log_sales | {FE16} | D + D_{x} ~ shock + Z_{x}", sample, vcov=vc)
+                    for v, vc in inference_vcovs(st, {"shock": None, f"Z_{x}": f"rel_{x}"}).items()}
+                for x in (("sales",) if kind == "drop" else ("sales", "dist"))}
+        ols = feiv(f"y ~ D + D_sales + rel_sales + log_sales | {FE16}", sample, vcov=cl)
+    except ValueError as e:  # EstimationError: the sample cannot carry the buyer-clustered fits
+        return [{"parameter": f"{kind}_beta (Imp Starter, {kind})", "planted": p.get(f"{kind}_beta"),
+                 "estimate": None, "note": f"not estimable: {e}"}]
+    fits = {x: f[VCOV_LABELS[1]] for x, f in by_v.items()}
+
+    def row(name, key, x, term, okey):
+        r = _truth(name, p.get(key), fits[x], term, oracle=oracle.get(okey))
+        r["std_error_robust"] = float(by_v[x][VCOV_LABELS[0]].se[term])
+        r["std_error_akm"] = float(by_v[x][VCOV_LABELS[2]].se[term])
+        return r
+
+    rows = [row(f"{kind}_beta (Imp Starter, {kind})", f"{kind}_beta", "sales", "D", "D"),
+            row(f"{kind}_gamma_sales (× rel. sales, {kind})", f"{kind}_gamma_sales", "sales", "D_sales", "D_sales")]
     if kind == "add":
-        rows.append(_truth("add_gamma_dist (× rel. distance, add)", p.get("add_gamma_dist"), fits["dist"], "D_dist",
-                           oracle=oracle.get("D_dist")))
+        rows.append(row("add_gamma_dist (× rel. distance, add)", "add_gamma_dist", "dist", "D_dist", "D_dist"))
     rows.append({**_truth(f"OLS counterpart of {kind}_beta", p.get(f"{kind}_beta"), ols, "D", oracle=oracle.get("D")),
                  "ols": True, "note": "not identified by OLS: the unobserved buyer shock biases it by design "
                                       "(the reason for the instrument); z measures that bias"})
     return rows
 
 
-def table_7(st: Study) -> Exhibit:
-    return _eq16_table(st, "drop")
+def table_7(st: Study, vcov="robust") -> Exhibit:
+    return _eq16_table(st, "drop", vcov)
 
 
-def table_8(st: Study) -> Exhibit:
-    return _eq16_table(st, "add")
+def table_8(st: Study, vcov="robust") -> Exhibit:
+    return _eq16_table(st, "add", vcov)
+
+
+def table_7_inference(st: Study) -> Exhibit:
+    return _eq16_inference(st, "drop", pair_sample(st, "drop"))
+
+
+def table_8_inference(st: Study) -> Exhibit:
+    return _eq16_inference(st, "add", pair_sample(st, "add"))
 
 
 # ---------------------------------------------------------------- Table 9 (eq. 19)
@@ -446,16 +563,18 @@ def industry_sample(st: Study, kind: str) -> pd.DataFrame:
     return d
 
 
-def table_9(st: Study) -> Exhibit:
+EQ19_2SLS = "y ~ log_sales | b_ind + b_pref + ind | D + D_{x} ~ shock + Z_{x}"
+
+
+def table_9(st: Study, vcov="robust") -> Exhibit:
     columns = {}
     samples = {kind: industry_sample(st, kind) for kind in ("drop", "add")}
     for kind, d in samples.items():
         for x in ("rauch", "ratio"):
-            columns[f"OLS {kind} {x}"] = (f"y ~ D + D_{x} + log_sales | b_ind + b_pref + ind", d, "robust")
+            columns[f"OLS {kind} {x}"] = (f"y ~ D + D_{x} + log_sales | b_ind + b_pref + ind", d, vcov)
     for kind, d in samples.items():
         for x in ("rauch", "ratio"):
-            columns[f"2SLS {kind} {x}"] = (f"y ~ log_sales | b_ind + b_pref + ind | D + D_{x} ~ shock + Z_{x}", d,
-                                           "robust")
+            columns[f"2SLS {kind} {x}"] = (EQ19_2SLS.format(x=x), d, vcov)
     fits, flagged = fit_columns(columns, "Table 9", context=", ".join(
         f"{k} sample {len(d):,} rows of {d.buyer_id.nunique():,} buyers" for k, d in samples.items()))
     fe = {"Input industry FE": ["ind"], "Buyer industry FE": ["b_ind"], "Buyer home region FE": ["b_pref"]}
@@ -463,19 +582,36 @@ def table_9(st: Study) -> Exhibit:
               {"D": "Imp Starter", "D_rauch": "Imp Starter × Rauch", "D_ratio": "Imp Starter × ρ/(ρ-1)"}, fe,
               {"Nb of Obs": "nobs", "R-squared": "r2", "Kleibergen-Paap F statistic": "kp_f"},
               notes="Buyer × 3-digit manufacturing input industry; drop sample: industries sourced in the base year; "
-                    "add sample: all other industries, dropped ones excluded; robust SEs.", column_notes=flagged)
+                    "add sample: all other industries, dropped ones excluded; "
+                    + ("robust SEs" if vcov == "robust" else f"SEs: {vcov}")
+                    + " (buyer-clustered and AKM inference: companion table).", column_notes=flagged)
     fs, fs_flags = first_stages(fits)
     ft = Table("A8", "First stage of the FE-IV regressions reported in Table 9", fs,
                {"shock": "shock_i", "Z_rauch": "shock_i × Rauch", "Z_ratio": "shock_i × ρ/(ρ-1)"}, fe,
                {"Nb of Obs": "nobs", "Partial R-squared": "partial_r2", "F (excluded)": "f_excluded", "Sanderson-Windmeijer F": "sw_f"},
                column_notes=fs_flags)
-    tilt = st.notes.get("planted", {}).get("add_gamma_rauch")
+    tilt, f = st.notes.get("planted", {}).get("add_gamma_rauch"), fits["2SLS add rauch"]
     truth = [{"parameter": "add_gamma_rauch (link level; its sign: Imp Starter × Rauch, industry add)", "planted": tilt,
-              "estimate": float(fits["2SLS add rauch"].coef.get("D_rauch", np.nan)),
-              "std_error": float(fits["2SLS add rauch"].se.get("D_rauch", np.nan)), "z": None,
+              "estimate": float(f.coef.get("D_rauch", np.nan)) if f else None,
+              "std_error": float(f.se.get("D_rauch", np.nan)) if f else None, "z": None,
               "note": "planted per link; the industry-level regression identifies its sign, not its size"}]
     return Exhibit("table_9", t.title, reg=t, first_stage=ft, notes=t.notes, truth=truth)
 
 
+def table_9_inference(st: Study) -> Exhibit:
+    fits = {}
+    for kind in ("drop", "add"):
+        d = industry_sample(st, kind)
+        for x in ("rauch", "ratio"):
+            fits[f"2SLS {kind} {x}"] = {v: feiv(EQ19_2SLS.format(x=x), d, vcov=vc)
+                                        for v, vc in inference_vcovs(st, {"shock": None, f"Z_{x}": x}).items()}
+    frame = inference_frame(fits, {"D": "Imp Starter", "D_rauch": "Imp Starter × Rauch", "D_ratio": "Imp Starter × ρ/(ρ-1)"})
+    return Exhibit("table_9_inference", "Inference for the 2SLS columns of Table 9 and their first stages (Table A8): "
+                   "robust, buyer-clustered and shift-share (AKM) standard errors", frame=frame,
+                   notes=INFERENCE_NOTE.replace("the interaction instrument shock_i × x has shares φ_is × x",
+                                                "shock_i × Rauch_s has shares φ_is × Rauch_s (likewise ρ/(ρ-1))"))
+
+
 def all_regressions() -> list:
-    return [table_3, table_4, table_a5, table_5, table_a4, table_7, table_8, table_9]
+    return [table_3, table_4, table_a5, table_5, table_a4, table_7, table_7_inference, table_8,
+            table_8_inference, table_9, table_9_inference]

@@ -24,7 +24,8 @@ from etl.pipeline import Cache, default_work_dir, run_etl
 from prodnet.progress import peak_rss_gib, steps
 
 PAPER_ORDER = ["table_1", "table_2", "figure_1", "figure_2", "figure_3", "table_3", "figure_4", "figure_5", "table_4",
-               "table_5", "table_6", "table_7", "table_8", "table_9", "table_A1", "table_A2", "table_A3", "table_A4",
+               "table_5", "table_6", "table_7", "table_7_inference", "table_8",
+               "table_8_inference", "table_9", "table_9_inference", "table_A1", "table_A2", "table_A3", "table_A4",
                "table_A5", "table_A9", "figure_A1", "figure_A3", "figure_A4", "table_W1", "table_R1", "table_R2",
                "table_R3", "table_R4"]
 

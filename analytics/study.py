@@ -35,6 +35,7 @@ class Study:
     wages: pd.DataFrame
     notes: dict = field(default_factory=dict)
     sector_imports: pd.DataFrame = field(default_factory=pd.DataFrame)  # survey_id, sector12, imports, year
+    exposure: tuple | None = None  # (φ buyers × shocks, buyer ids, jsic4 of the shocks), eq. (18)
 
     ids: pd.Index = field(default_factory=pd.Index)  # every firm of either vintage; position = integer code
     _arrays: dict = field(default_factory=dict, repr=False)
@@ -151,9 +152,11 @@ def build(cache: Cache, store: GraphStore, y0: int = 2005, y1: int = 2010, progr
     vpw = vpw[vpw.tsr_id.fillna("") != ""].pivot_table(index="tsr_id", columns="year", values="log_va_per_worker")
     buyers["log_vapw05"], buyers["log_vapw10"] = vpw.get(y0), vpw.get(y1)
     w = instrument.wes(cache.read("industry_world_exports"), y0, y1)
-    buyers["shock"] = instrument.shock(links[y0], firms[y0].jsic4, w).reindex(buyers.index).fillna(0.0)
+    shocks = pd.Index(sorted(mfg4)).intersection(w.index)  # eq. (18): manufacturing 4-digit industries only
+    phi, phi_rows = instrument.exposure(links[y0], firms[y0].jsic4, shocks)
+    buyers["shock"] = pd.Series(phi @ w.reindex(shocks).to_numpy(), index=phi_rows).reindex(buyers.index).fillna(0.0)
     theta = instrument.firm_based_theta(firms[y0].sales, firms[y0].jsic3, ch.rho)
     ch["theta_firm"] = theta.theta_firm.reindex(ch.index)
     sectors = cache.read("bsjbsa_sectors") if cache.path("bsjbsa_sectors").exists() else pd.DataFrame()
     return Study(y0, y1, firms, links, jsic, ch, survey, buyers, w, op, theta, cache.read("industry_wages"), ids=ids,
-                 sector_imports=sectors)
+                 sector_imports=sectors, exposure=(phi, phi_rows, shocks))

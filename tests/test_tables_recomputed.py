@@ -127,9 +127,13 @@ def test_table_4_nearest_reference_cp_theta(run, d):
                       "lnd_t_air": lnd_t * ch.air_share.to_numpy(),
                       "s_ref": (m.s + "_" + m.ref.astype(str)).to_numpy(),
                       "s_r": (m.s + "_" + m.r.astype(str)).to_numpy()})
-    x = x.replace([np.inf, -np.inf], np.nan).dropna()
-    fit = pf.feols("y ~ lnd_t + lnd_t_rho + lnd_t_air | s_ref + s_r", x, vcov={"CRV1": "s_r"}, fixef_rm="singleton")
-    assert_same(out, "4", "CP θ, nearest ref (3)", fit.coef(), fit.se(), ["lnd_t", "lnd_t_rho", "lnd_t_air"], fit._N)
+    x = x.replace([np.inf, -np.inf], np.nan)
+    # column (3) is eq. (15) itself: ln d × θ × ρ/(ρ−1) and ln d × θ × air, no ln d × θ term (6 of 9 columns have it)
+    for col, terms in (("CP θ, nearest ref (2)", ["lnd_t", "lnd_t_rho"]), ("CP θ, nearest ref (3)", ["lnd_t_rho", "lnd_t_air"])):
+        xx = x.dropna(subset=["y", *terms])
+        fit = pf.feols(f"y ~ {' + '.join(terms)} | s_ref + s_r", xx, vcov={"CRV1": "s_r"}, fixef_rm="singleton")
+        assert_same(out, "4", col, fit.coef(), fit.se(), terms, fit._N)
+    assert "lnd_t" not in written(out, "4", "CP θ, nearest ref (3)").estimate
 
 
 def test_table_5_incidence_lpm(run, d):
@@ -158,7 +162,7 @@ def test_table_5_incidence_lpm(run, d):
     x["lnd_theta_cp_rho"] = x.lnd_theta_cp * t.ratio.to_numpy()
     x["lnd_theta_cp_air"] = x.lnd_theta_cp * t.air_share.to_numpy()
     x["sector_r"] = x.S * 100 + x.r
-    terms = ["lnd_theta_cp", "lnd_theta_cp_rho", "lnd_theta_cp_air"]
+    terms = ["lnd_theta_cp_rho", "lnd_theta_cp_air"]  # column (3): eq. (15), no ln(dist+1) × θ term
     for fe, col in (("sector_r", "CP θ (3)"), ("sector_r + b", "CP θ, buyer FE (3)")):
         fit = pf.feols(f"y ~ {' + '.join(terms)} | {fe}", x, vcov={"CRV1": "b"}, fixef_rm="singleton")
         assert_same(out, "5", col, fit.coef(), fit.se(), terms, fit._N)
@@ -206,13 +210,14 @@ def test_table_9_and_a8_add_rauch_2sls(run, d):
 
 
 def _shock(d) -> pd.Series:
-    """shock_i = Σ_s φ_is WES_s (eq. 18): WES_s = Δ log world exports (excluding Japan) of 4-digit
-    industry s; φ_is = 1 if buyer i sourced from s in the base vintage (every 2005 link, unfiltered)."""
+    """shock_i = Σ_s φ_is WES_s (eq. 18): WES_s = Δ log world exports (excluding Japan) of manufacturing
+    4-digit industry s; φ_is = 1 if buyer i sourced from s in the base vintage (every 2005 link, unfiltered)."""
     e = d["exports"].groupby(["jsic4", "year"]).exports_usd.sum().unstack()
     wes = np.log(e[Y1]) - np.log(e[Y0])
     lk = d["raw_links"][Y0]
     phi = pd.DataFrame({"i": lk.buyer_id.to_numpy(), "s": d["firms"][Y0].jsic4.reindex(lk.seller_id).to_numpy()})
-    phi = phi[phi.s.isin(wes.dropna().index)].drop_duplicates()
+    mfg4 = set(d["jsic"].loc[d["jsic"].manufacturing == 1, "jsic4"])
+    phi = phi[phi.s.isin(wes.dropna().index) & phi.s.isin(mfg4)].drop_duplicates()
     return phi.assign(w=wes.reindex(phi.s).to_numpy()).groupby("i").w.sum()
 
 
@@ -243,15 +248,16 @@ def drop_singletons(x: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
 
 def pair_frame(d, table: str) -> pd.DataFrame:
     """Eq. (16) pairs of non-importing sample buyers (Table 7: base-vintage links, y = 1 if gone; Table 8:
-    later-vintage links, y = 1 if new), relative log sales of the seller, instrument and FE columns."""
+    later-vintage links, y = 1 if new), the seller's relative sales log(x_j/x̄_i)
+    (x̄_i the arithmetic mean over the buyer's sellers in the sample), instrument and FE columns."""
     b = d["buyers"][~d["buyers"].imp05]
     f0 = d["firms"][Y0]
     l0, l1 = (d["links"][y][d["links"][y].buyer_id.isin(b.index)] for y in ((Y0, Y1) if table == "7" else (Y1, Y0)))
     x = l0[["seller_id", "buyer_id"]].merge(l1[["seller_id", "buyer_id"]].assign(kept=1.0), how="left")
     x["y"] = 1.0 - x.kept.fillna(0.0)
-    x["x"] = np.log(f0.sales.reindex(x.seller_id).to_numpy(float))
-    x = x.replace([np.inf, -np.inf], np.nan)
-    x["rel"] = x.x - x.groupby("buyer_id").x.transform("mean")
+    x["x"] = f0.sales.reindex(x.seller_id).to_numpy(float)
+    x.loc[~(x.x > 0), "x"] = np.nan
+    x["rel"] = np.log(x.x / x.groupby("buyer_id").x.transform("mean"))  # eq. (16): x̄_i arithmetic mean
     x["D"], x["log_sales"] = b.D.reindex(x.buyer_id).to_numpy(), b.log_sales.reindex(x.buyer_id).to_numpy()
     x["shock"] = _shock(d).reindex(x.buyer_id).fillna(0.0).to_numpy()
     x["D_x"], x["Z_x"] = x.D * x.rel, x.shock * x.rel

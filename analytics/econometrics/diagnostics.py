@@ -33,7 +33,7 @@ def _scores_cov(u: np.ndarray, z: np.ndarray, spec: VcovSpec, groups) -> np.ndar
     return meat(s, spec.kind, groups) / n
 
 
-def _rk_stat(X, Z, pi, spec, groups, use_residuals: bool) -> float:
+def _rk_stat(X, Z, pi, spec, groups, use_residuals: bool, score_cov=None) -> float:
     """Kleibergen–Paap (2006) rk statistic for H0: rank(Π) = m − 1 (ranktest, ``full`` rank)."""
     n, m = X.shape
     rzz = np.linalg.cholesky(Z.T @ Z / n).T
@@ -44,7 +44,7 @@ def _rk_stat(X, Z, pi, spec, groups, use_residuals: bool) -> float:
     b_perp = vt.T[:, m - 1:]  # m × 1
     lam = (a_perp.T @ theta @ b_perp).reshape(-1, order="F")
     resid = X - Z @ pi if use_residuals else X
-    S = _scores_cov(resid, Z, spec, groups)
+    S = score_cov(resid) if score_cov is not None else _scores_cov(resid, Z, spec, groups)
     T = np.kron(np.linalg.inv(rxx).T, np.linalg.inv(rzz).T)
     v_theta = T @ S @ T.T
     P = np.kron(b_perp.T, a_perp.T)
@@ -79,6 +79,20 @@ def kleibergen_paap(X, Z, spec: VcovSpec, groups, L: int) -> dict:
         f = w / n * (n - L) / k
     df = k - m + 1
     return {"kp_rk_wald": w, "kp_f": f, "kp_rk_lm": lm, "kp_rk_lm_df": df, "kp_rk_lm_p": float(stats.chi2.sf(lm, df))}
+
+
+def kleibergen_paap_given(X, Z, score_cov, L: int) -> dict:
+    """KP rk Wald and LM statistics with the score covariance S = Var(vec(Z'U))/N supplied as a function
+    of the residual matrix U (e.g. the shock-level covariance of Adão–Kolesár–Morales); F with the
+    robust scaling W/N·(N−L)/k."""
+    n, m = X.shape
+    k = Z.shape[1]
+    pi = np.linalg.lstsq(Z, X, rcond=None)[0]
+    w = _rk_stat(X, Z, pi, None, None, True, score_cov)
+    lm = _rk_stat(X, Z, pi, None, None, False, score_cov)
+    df = k - m + 1
+    return {"kp_rk_wald": w, "kp_f": w / n * (n - L) / k, "kp_rk_lm": lm, "kp_rk_lm_df": df,
+            "kp_rk_lm_p": float(stats.chi2.sf(lm, df))}
 
 
 def cragg_donald(X, Z, L: int) -> dict:

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from analytics.econometrics import akm
 from analytics.econometrics import diagnostics as dg
 from analytics.econometrics.fixed_effects import absorb, demean
 from analytics.econometrics.result import FirstStage, Fit, numeric_flags
@@ -60,16 +61,28 @@ def feiv(formula: str | None = None, data: pd.DataFrame | None = None, vcov="rob
 
     Raises ``EstimationError`` (naming the cause) when the model cannot be estimated: no rows left after
     missing values or singletons, fewer rows than parameters, an endogenous regressor absorbed by the FE
-    or collinear, too few instruments (also after dropping absorbed ones), fewer than two clusters."""
+    or collinear, too few instruments (also after dropping absorbed ones), fewer than two clusters.
+    ``vcov`` may also be an ``akm.ShiftShareVcov``: Adão–Kolesár–Morales SEs for the endogenous coefficients
+    (2SLS only; the rest of the fit is computed with robust SEs first)."""
     spec = parse_formula(formula) if formula else Spec(depvar, list(exog), list(absorb_fe), list(endog),
                                                         list(instruments))
-    vs = VcovSpec.parse(vcov)
+    ss = vcov if isinstance(vcov, akm.ShiftShareVcov) else None
+    if ss is not None and not spec.endog:
+        raise ValueError("AKM standard errors are implemented for 2SLS with shift-share instruments only")
+    vs = VcovSpec("robust") if ss is not None else VcovSpec.parse(vcov)
     check_roles(spec)
     smp = prepare(data, [spec.depvar, *spec.exog, *spec.endog, *spec.instruments], spec.fe, vs, drop_singletons)
-    return _estimate(smp, spec, vs)
+    shares = None
+    if ss is not None:
+        absent = [c for c in ss.columns if c not in data.columns]
+        if absent:
+            raise KeyError(f"column(s) not in data: {', '.join(absent)}")
+        shares = data.loc[smp.data.index, ss.columns]
+    return _estimate(smp, spec, vs, ss, shares)
 
 
-def _estimate(smp: Sample, spec: Spec, vs: VcovSpec) -> Fit:
+def _estimate(smp: Sample, spec: Spec, vs: VcovSpec, ss: akm.ShiftShareVcov | None = None,
+              shares: pd.DataFrame | None = None) -> Fit:
     df, flags = smp.data, []
     n = len(df)
     groups = check_clusters(df, vs, flags)
@@ -108,6 +121,9 @@ def _estimate(smp: Sample, spec: Spec, vs: VcovSpec) -> Fit:
     )
     if m:
         _diagnose(fit, y, X, Z, vs, groups, df_full)
+        if ss is not None:
+            akm.attach(fit, shares, _partial(y, xex), _partial(xen, xex), _partial(zex, xex), e, ss,
+                       Z.shape[1] + df_abs, dg.kleibergen_paap_given)
     fit.flags += numeric_flags(fit)
     return fit
 

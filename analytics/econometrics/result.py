@@ -80,7 +80,10 @@ class Fit:
 
     @property
     def t_df(self) -> int:
-        """Degrees of freedom of the t reference: G − 1 when clustered, else N − K (Stata)."""
+        """Degrees of freedom of the t reference: G − 1 when clustered, else N − K (Stata); normal (∞) for
+        Adão–Kolesár–Morales SEs, as their reference implementation."""
+        if self.vcov_type == "akm":
+            return np.inf
         return self.n_clusters - 1 if self.vcov_type == "cluster" else self.df_resid
 
     @property
@@ -131,6 +134,8 @@ def numeric_flags(fit: Fit) -> list[str]:
     out = []
     se = fit.se
     for term, b in fit.coef.items():
+        if fit.vcov_type == "akm" and term not in fit.endog:
+            continue  # AKM gives SEs for the endogenous coefficients only
         if not np.isfinite(se[term]):
             out.append(f"standard error of {term} is not defined")
         elif se[term] > SE_RATIO_FLAG * abs(b):

@@ -3,7 +3,7 @@ Tables 7–9, import status, and the ground truth."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -142,6 +142,8 @@ def _calibrated_degrees(n: int, total: int, p: Planted, cap: int, rng) -> np.nda
 
 def build_world(scale: Scale, seed: int, planted: Planted | None = None, progress=None) -> World:
     p = planted or Planted()
+    if p.start_pi_shock is None:
+        p = replace(p, start_pi_shock=scale.start_pi_shock)
     rng = np.random.default_rng(seed)
     truth = Truth(scale=scale.name, seed=seed, planted=p.as_dict())
     step = progress or (lambda msg: None)
@@ -297,8 +299,8 @@ def _import_status(f, links05, jsic, ch, wes, scale: Scale, p: Planted, rng, rng
 
 
 def _pool_mean(n: int, buyers: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Mean of ``values`` over each buyer's pool, by firm index (NaN: no pool or no values). Seller
-    characteristics enter eq. (16) relative to this mean."""
+    """Arithmetic mean of ``values`` over each buyer's pool, by firm index (NaN: no pool or no values).
+    Seller characteristics enter eq. (16) as log(x_j / x̄_i) with x̄_i this mean of the levels."""
     ok = ~np.isnan(values)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.bincount(buyers[ok], values[ok], minlength=n) / np.bincount(buyers[ok], minlength=n)
@@ -331,7 +333,9 @@ def _network_2010(f, links05, shadows, pool, D, gw10: GravityWorld, scale: Scale
         return np.log(np.maximum(haversine_km(lat[s], lon[s], lat[b], lon[b]), 0.1))
 
     n = len(f)
-    m_sales, m_dist = _pool_mean(n, bp, logs[sp]), _pool_mean(n, bp, log_dist(sp, bp))
+    with np.errstate(divide="ignore", invalid="ignore"):  # eq. (16): log of the arithmetic pool mean
+        m_sales = np.log(_pool_mean(n, bp, np.exp(logs[sp])))
+        m_dist = np.log(_pool_mean(n, bp, np.exp(log_dist(sp, bp))))
     m_rauch = _pool_mean(n, bp, rauch[ind[sp]])  # manufacturing inputs only (eq. 19's industries)
     m_rauch[np.isnan(m_rauch)] = np.nanmean(rauch[ind[sp]])
 
@@ -440,8 +444,8 @@ def _oracle(f, links05, links10, panel, p: Planted) -> dict:
         d = pd.DataFrame({"y": (~inside).astype(float), "D": D[b], "u": f.u.to_numpy()[b],
                           "ld": np.log(np.maximum(haversine_km(lat[s], lon[s], lat[b], lon[b]), 0.1)), "ls": logs[s],
                           "ind": f.ind_idx.to_numpy()[s], "pref": f.pref_code.to_numpy()[s], "b": b})
-        for x in ("ld", "ls"):
-            d[f"r{x}"] = d[x] - d.groupby("b")[x].transform("mean")
+        for x in ("ld", "ls"):  # log(x_j / x̄_i), x̄_i the arithmetic mean of the buyer's sellers in the sample
+            d[f"r{x}"] = d[x] - np.log(np.exp(d[x]).groupby(d.b).transform("mean"))
             d[f"D{x}"] = d.D * d[f"r{x}"]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
