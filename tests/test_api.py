@@ -185,3 +185,31 @@ def test_pair_samples_rebuilt_with_pandas(any_net, small_root):
     only = any_net.sample("table_7", characteristic="emp")
     assert {"rel_emp", "D_emp", "Z_emp"} <= set(only.columns) and "rel_sales" not in only.columns
     assert len(only) == len(p0)
+
+
+def test_run_all_returns_the_exhibits(any_net, tmp_path):
+    """``net.run_all`` holds the exhibits the files were written from; ``analytics.run_all`` still returns the
+    summary dict alone."""
+    import json
+
+    res = any_net.run_all(tmp_path, only=["table_6", "table_7", "figure_1"], quiet=True)
+    assert list(res) == ["figure_1", "table_6", "table_7"]
+    written = json.loads((tmp_path / "summary.json").read_text())
+    assert res.summary["errors"] == written["errors"] and set(res.summary["exhibits"]) == set(written["exhibits"])
+    assert res.report.exists() and res.figures["figure_1"].exists()
+    t7, mine = res["table_7"], any_net.table("table_7")
+    for label, f in mine.reg.columns.items():
+        g = t7.reg.columns[label]
+        assert (f is None) == (g is None)
+        if f is not None:
+            np.testing.assert_allclose(g.coef, f.coef, rtol=1e-12)
+    csv = pd.read_csv(tmp_path / "tables" / "table_7.csv")
+    assert len(csv) == len(t7.tidy()) and (csv.term == t7.tidy().term).all()
+    if any_net.kind == "fixture":
+        assert res.errors == {"table_6": res.summary["exhibits"]["table_6"]["error"]}
+        assert res.errors["table_6"].startswith("not estimable: no imports by product sector")
+    else:
+        assert res.errors == {} and res.summary["errors"] == []
+    with pytest.raises(KeyError, match="no exhibit 'table_9'"):
+        res["table_9"]
+    assert len(any_net.query("top_buyers", year=2010, limit=3)) == 3  # the store reopens after the run
