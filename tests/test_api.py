@@ -153,6 +153,8 @@ def test_fit_with_another_vcov(net):
     np.testing.assert_allclose(cl.se, ref.se, rtol=1e-12)
     assert cl.vcov_type == "cluster" and cl.n_clusters == net.sample("table_7").buyer_id.nunique()
     assert not np.allclose(cl.se, base.se)
+    whole = net.table("table_7", vcov={"cluster": "buyer_id"})  # the table function's own vcov argument
+    np.testing.assert_allclose(list(whole.reg.columns.values())[column - 1].se, cl.se, rtol=1e-12)
     with pytest.raises(ValueError, match="columns 1-8, got 9"):
         net.fit("table_7", column=9)
     with pytest.raises(ValueError, match="unknown sample 'table_77'"):
