@@ -170,9 +170,9 @@ def test_sample_aliases(net):
         net.sample("table_8", characteristic="size")
 
 
-def test_pair_samples_rebuilt_with_pandas(net):
-    """Eq. (16) samples by set algebra on the cleaned links: pairs of the sample's buyers whose seller is in
-    both vintages, parent–child pairs of either vintage removed; drop = y0 links, add = y1 links."""
+def test_samples_rebuilt_with_pandas(net):
+    """Samples of eq. (16), (19) and (1) by set algebra on the cleaned links: pairs of the sample's buyers whose
+    seller is in both vintages, parent–child pairs of either vintage removed; drop = y0 links, add = y1 links."""
     st = net.study()
     buyers = set(st.sample_buyers(exclude_importers=True))
     both = set(net.firms(2005).index) & set(net.firms(2010).index)
@@ -193,6 +193,23 @@ def test_pair_samples_rebuilt_with_pandas(net):
     emp = net.firms(2005).employees.reindex(s.seller_id).astype(float)
     mean = emp.groupby(s.buyer_id.to_numpy()).transform("mean")
     np.testing.assert_allclose(net.sample("eq16_add").rel_emp, np.log(emp / mean).to_numpy(), rtol=1e-12)
+    ind = net.firms(2005).jsic3
+    mfg3 = set(st.chars.index)
+    i0 = {(b, ind[s]) for s, b in p0 if ind[s] in mfg3}
+    i1 = {(b, ind[s]) for s, b in p1 if ind[s] in mfg3}
+    d9 = net.sample("eq19", kind="drop")
+    assert set(zip(d9.buyer_id, d9.ind, strict=True)) == i0 and len(d9) == len(i0)
+    assert set(zip(d9.buyer_id[d9.y == 1], d9.ind[d9.y == 1], strict=True)) == i0 - i1
+    a9 = net.sample("eq19", kind="add")  # every buyer × industry except the dropped ones; y: newly sourced
+    assert len(a9) == len(buyers) * len(mfg3) - len(i0 - i1)
+    assert set(zip(a9.buyer_id[a9.y == 1], a9.ind[a9.y == 1], strict=True)) == i1 - i0
+    t3 = net.sample("table_3")  # eq. (1): buyers; sellers under 5 employees (in that vintage) not counted
+    assert set(t3.index) == buyers and len(t3) == len(buyers)
+    emp = {y: net.firms(y).employees.astype(float).fillna(0).to_dict() for y in (2005, 2010)}
+    n = {y: pd.Series([b for s, b in p if emp[y].get(s, 0) >= 5], dtype=object).value_counts()
+         for y, p in ((2005, p0), (2010, p1))}
+    want = np.log(n[2010].reindex(t3.index)) - np.log(n[2005].reindex(t3.index))
+    pd.testing.assert_series_equal(t3.d_log_sellers, want.astype(float), check_names=False, rtol=1e-12)
     only = net.sample("table_7", characteristic="emp")
     assert {"rel_emp", "D_emp", "Z_emp"} <= set(only.columns) and "rel_sales" not in only.columns
     assert len(only) == len(p0)
