@@ -120,6 +120,7 @@ def fit_column(formula: str, data: pd.DataFrame, vcov="robust", where: str = "",
         return Column(None, str(e), context=context)
     except Exception as e:  # noqa: BLE001 - one column failing must not take the table down
         return Column(None, f"{type(e).__name__}: {e}", context=context)
+    fit.extra["formula"] = formula  # lets a user refit the column, e.g. under another vcov
     return Column(fit, flags=list(fit.flags))
 
 

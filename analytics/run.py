@@ -75,9 +75,11 @@ def _write_tables(out: Path, exhibits: list[Exhibit]) -> None:
 
 def run_all(data_root: str | Path, out_dir: str | Path, store: str = "embedded", work: str | Path | None = None,
             only: list[str] | None = None, quiet: bool = False, y0: int = 2005, y1: int = 2010, isolate: bool = True,
-            **store_kw) -> dict:
+            return_exhibits: bool = False, **store_kw) -> dict | tuple[dict, list[Exhibit]]:
     """Reproduce every table and figure of the paper (and the seed-000 table) into ``out_dir``; with
-    ``isolate`` each exhibit runs in a forked child process so that a crash in compiled code ends only it."""
+    ``isolate`` each exhibit runs in a forked child process so that a crash in compiled code ends only it.
+    Returns the summary (also written to summary.json); with ``return_exhibits`` the pair (summary, the
+    exhibits in the paper's order), as ``prodnet.open(root).run_all(out)`` uses it."""
     root, out = Path(data_root), Path(out_dir)
     work = Path(work) if work else default_work_dir(root)
     (out / "figures").mkdir(parents=True, exist_ok=True)
@@ -124,7 +126,7 @@ def run_all(data_root: str | Path, out_dir: str | Path, store: str = "embedded",
     report.write(out, exhibits, {"intro": intro, "timings": timings, "truth": bool(truth),
                                  "footer": f"prodnet {summary['versions'].get('prodnet', '')}; peak RSS "
                                            f"{summary['peak_rss_gib']:.2f} GiB; total {summary['seconds_total']:.0f} s."})
-    return summary
+    return (summary, exhibits) if return_exhibits else summary
 
 
 def _intro(data, root: Path, store: str, reused: bool) -> str:

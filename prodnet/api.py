@@ -7,16 +7,64 @@ and fits, and ``run_all``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import igraph as ig
 import networkx as nx
 import pandas as pd
 
+from analytics.exhibits import Exhibit
 from analytics.network import add_drop_pairs
 from etl.pipeline import Cache, default_work_dir, run_etl
 
 LINK_COLUMNS = ["seller_id", "buyer_id", "dist_km", "reported_by", "parent_child", "rank_by_buyer", "rank_by_seller"]
+
+# names of the regression samples and tables: alias → canonical table name
+ALIASES = {"eq1": "table_3", "eq15": "table_4", "eq16_drop": "table_7", "eq16_add": "table_8", "eq19": "table_9"}
+TABLES = ("table_3", "table_4", "table_5", "table_6", "table_7", "table_8", "table_9")
+EQ15_SPECS = (("nearest", "theta_cp"), ("nearest", "theta_firm"), ("home", "theta_cp"))  # Table 4's column groups
+EQ16_CHARACTERISTICS = ("dist", "sales", "emp")
+
+
+def table_name(name: str) -> str:
+    """The canonical table name of a sample or table name (``eq16_drop`` → ``table_7``)."""
+    t = ALIASES.get(name, name)
+    if t not in TABLES:
+        raise ValueError(f"unknown sample {name!r}; known: {', '.join(TABLES + tuple(ALIASES))}")
+    return t
+
+
+@dataclass
+class RunResult:
+    """What ``Network.run_all`` produced: every exhibit by id (``res["table_7"].tidy()``,
+    ``res["table_7"].reg.columns``), the figures, the report and the summary dict of ``analytics.run_all``."""
+
+    out: Path
+    summary: dict
+    exhibits: dict[str, Exhibit] = field(default_factory=dict)
+
+    def __getitem__(self, exhibit_id: str) -> Exhibit:
+        if exhibit_id not in self.exhibits:
+            raise KeyError(f"no exhibit {exhibit_id!r}; produced: {', '.join(self.exhibits)}")
+        return self.exhibits[exhibit_id]
+
+    def __iter__(self):
+        return iter(self.exhibits)
+
+    @property
+    def report(self) -> Path:
+        return self.out / "report.html"
+
+    @property
+    def figures(self) -> dict[str, Path]:
+        """Figure id → PNG path, for the figures that were drawn."""
+        return {k: e.figure for k, e in self.exhibits.items() if e.figure is not None}
+
+    @property
+    def errors(self) -> dict[str, str]:
+        """Exhibit id → reason, for the exhibits not produced."""
+        return {k: e.error for k, e in self.exhibits.items() if e.error}
 
 
 class Network:
@@ -27,6 +75,8 @@ class Network:
     def __init__(self, root: Path, work: Path, cache: Cache, report: dict, store: str, store_kw: dict) -> None:
         self.root, self.work, self.cache, self.etl_report = root, work, cache, report
         self._store_kind, self._store_kw, self._store = store, store_kw, None
+        self._studies: dict = {}
+        self._tables: dict = {}
         self.years = sorted(int(k.split("/")[1]) for k in report if k.startswith("tsr/"))
 
     def __repr__(self) -> str:
@@ -105,6 +155,119 @@ class Network:
         attrs = firms.reindex(list(g.nodes)).astype(object)
         nx.set_node_attributes(g, attrs.where(attrs.notna(), None).to_dict("index"))
         return g
+
+    # -- the paper's samples and fits --------------------------------------------------------------------
+    def study(self, y0: int | None = None, y1: int | None = None):
+        """Features and samples of the paper for vintages ``y0`` → ``y1`` (default: the first and last
+        vintage of the root), as ``analytics.study.build`` assembles them; computed once and cached."""
+        from analytics import study
+
+        y0, y1 = self._year(y0 or self.years[0]), self._year(y1 or self.years[-1])
+        if (y0, y1) not in self._studies:
+            self._studies[y0, y1] = study.build(self.cache, self.store, y0, y1)
+        return self._studies[y0, y1]
+
+    def sample(self, name: str, *, y0: int | None = None, y1: int | None = None, **kw) -> pd.DataFrame:
+        """The frame a table of the paper is estimated on, row for row (each column drops only the rows
+        missing one of its own variables, and fixed-effect singletons, as the estimator does).
+
+        Common rules (``analytics.study``): manufacturing buyers present in both vintages and matched to
+        the BSJBSA in both survey years; sellers present in both vintages; parent–child links removed.
+
+        - ``"table_3"`` / ``"eq1"``: one row per buyer (index tsr_id), existing importers excluded; changes
+          between vintages of log sellers, input industries, source regions, DHS and log distance and the
+          add-vs-drop distance, sellers under 5 employees dropped (``restricted=False``: every link kept).
+        - ``"table_4"`` / ``"eq15"``: buyer × 3-digit input industry × source prefecture ≠ the reference,
+          in ``year`` (default y0); ``reference`` ``"nearest"`` (default) or ``"home"``; ``theta``
+          ``"theta_cp"`` (default) or ``"theta_firm"``. Columns 1–3 of Table 4 use (nearest, theta_cp),
+          4–6 (nearest, theta_firm), 7–9 (home, theta_cp).
+        - ``"table_5"``: buyer × input sector (12) × all 47 prefectures in y0, y = 1 when the buyer sources
+          there; buyers with importers included.
+        - ``"table_6"``: survey firms of y0 (all industries) matched to TSR with a productivity × 12 sectors:
+          off (imports of the sector), dom (buys from a TSR seller of the sector).
+        - ``"table_7"`` / ``"eq16_drop"`` and ``"table_8"`` / ``"eq16_add"``: buyer–seller pairs of non-
+          importing buyers, continuing vs dropped (y0 links) or continuing vs added (y1 links); seller
+          characteristics of y0 relative to the buyer's mean (``mean="arithmetic"`` or ``"geometric"``);
+          ``characteristic`` (``dist``, ``sales`` or ``emp``) keeps only that characteristic's columns
+          (rel_x, D_x, Z_x), the rows are the same.
+        - ``"table_9"`` / ``"eq19"``: buyer × 3-digit manufacturing input industry, non-importing buyers;
+          ``kind="drop"`` (default; industries sourced in y0) or ``"add"`` (all others, dropped excluded).
+        """
+        from analytics import offshoring, regressions
+
+        t, st = table_name(name), self.study(y0, y1)
+        if t == "table_3":
+            return regressions.buyer_outcomes(st, st.sample_buyers(exclude_importers=True), **kw)
+        if t == "table_4":
+            ref, theta = kw.pop("reference", "nearest"), kw.pop("theta", "theta_cp")
+            return regressions.eq15_frame(st, kw.pop("year", None) or st.y0, ref, theta, **kw)
+        if t == "table_5":
+            return regressions.incidence_frame(st, **kw)
+        if t == "table_6":
+            return offshoring.offshoring_frame(st, **kw)
+        if t == "table_9":
+            return regressions.industry_sample(st, kw.pop("kind", "drop"), **kw)
+        x = kw.pop("characteristic", None)
+        p = regressions.pair_sample(st, "drop" if t == "table_7" else "add", **kw)
+        if x is None:
+            return p
+        if x not in EQ16_CHARACTERISTICS:
+            raise ValueError(f"characteristic must be one of {', '.join(EQ16_CHARACTERISTICS)}, got {x!r}")
+        other = [f"{pre}_{o}" for o in EQ16_CHARACTERISTICS if o != x for pre in ("rel", "D", "Z")]
+        return p.drop(columns=other)
+
+    def table(self, name: str, year: int | None = None, vcov=None) -> Exhibit:
+        """A regression table of the paper computed in this process (cached): ``table("table_7")``;
+        ``year`` for Table 4 (A5 is Table 4 in y1), ``vcov`` for Tables 7–9, which accept one."""
+        from analytics import offshoring, regressions
+
+        t, st = table_name(name), self.study()
+        key = (t, year, repr(vcov))
+        if key not in self._tables:
+            fn = offshoring.table_6 if t == "table_6" else getattr(regressions, t)
+            args = {"table_4": {"year": year}}.get(t, {}) | ({"vcov": vcov} if vcov and t in
+                                                              ("table_7", "table_8", "table_9") else {})
+            self._tables[key] = fn(st, **args)
+        return self._tables[key]
+
+    def fit(self, name: str, column: int, vcov=None, year: int | None = None):
+        """The fit of column ``column`` (1, 2, … in the table's order) of a table, as the table estimates
+        it (``vcov=None``) or refitted on the same sample (``net.sample``) with ``vcov``: ``"robust"``,
+        ``"iid"``, ``{"cluster": "buyer_id"}``, … Raises ``NotEstimable`` with the table's reason when the
+        column (or the table) cannot be estimated on this data."""
+        from analytics.econometrics.iv import feiv
+        from analytics.guard import NotEstimable
+
+        t = table_name(name)
+        ex = self.table(t, year=year)
+        if ex.error:
+            raise NotEstimable(f"{ex.label}: {ex.error}")
+        labels = list(ex.reg.columns)
+        if not 1 <= int(column) <= len(labels):
+            raise ValueError(f"{ex.label} has columns 1-{len(labels)}, got {column}")
+        label = labels[int(column) - 1]
+        f = ex.reg.columns[label]
+        if f is None:
+            raise NotEstimable(f"{ex.label} column {column} ({label}): {ex.reg.column_note(label)}")
+        if vcov is None:
+            return f
+        kw: dict = {}
+        if t == "table_4":
+            kw = dict(zip(("reference", "theta"), EQ15_SPECS[(int(column) - 1) // 3], strict=True)) | {"year": year}
+        elif t == "table_9":
+            kw = {"kind": label.split()[1]}
+        return feiv(f.extra["formula"], self.sample(t, **kw), vcov=vcov)
+
+    def run_all(self, out: str | Path, **kw) -> RunResult:
+        """Every table and figure of the paper into ``out`` (``analytics.run_all``: tables/, figures/,
+        report.html, summary.json), returned as a :class:`RunResult`. Keywords go to ``analytics.run_all``
+        (``only=["table_7"]``, ``y0``, ``y1``, ``isolate``, …)."""
+        from analytics.run import run_all
+
+        self.close()  # the run opens the store itself
+        summary, exhibits = run_all(self.root, out, store=self._store_kind, work=self.work, return_exhibits=True,
+                                    **kw, **self._store_kw)
+        return RunResult(Path(out), summary, {e.id: e for e in exhibits})
 
     def close(self) -> None:
         if self._store is not None:
