@@ -7,12 +7,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from etl.contract import COMPANY, LINKAGE
 from etl.geo import PRECISION_LEVELS, Geocoder, haversine_km
 from etl.jsic_codes import map_codes, read_concordance
 from etl.report import FileReport
-from etl.validate import read_checked
+from etl.validate import is_in, read_checked
 
 FIRM_COLUMNS = ["tsr_id", "name", "address", "postal_code", "pref_code", "municipality_code", "lat", "lon",
                 "geo_precision", "phone", "jsic4", "jsic3", "jsic_sub1", "jsic_sub2", "employees", "sales",
@@ -85,12 +86,13 @@ def build_links(root: Path, year: int, firm_ids: pd.Series, encoding: str | None
     Shareholder reports flag parent–child pairs (either direction)."""
     ck = read_checked(root, LINKAGE, year, encoding)
     df = ck.rows
+    known = pa.array(firm_ids, type=pa.string()).unique()
     rules = [
         ((df.relation == "shareholder") & (df["rank"] > 3), "rank", "shareholder rank above 3"),
         (df.duplicated(["tsr_id", "partner_id", "relation"], keep="first"), "partner_id", "duplicate report"),
         (df.tsr_id == df.partner_id, "partner_id", "self-link"),
-        (~df.tsr_id.isin(firm_ids), "tsr_id", "reporting firm not in company file"),
-        (~df.partner_id.isin(firm_ids), "partner_id", "partner not in company file"),
+        (pd.Series(~is_in(df.tsr_id, known), index=df.index), "tsr_id", "reporting firm not in company file"),
+        (pd.Series(~is_in(df.partner_id, known), index=df.index), "partner_id", "partner not in company file"),
     ]
     for mask, col, reason in rules:
         ck.reject(mask, col, reason, key=reason)
@@ -104,25 +106,31 @@ def build_links(root: Path, year: int, firm_ids: pd.Series, encoding: str | None
 
 def two_way_match(reports: pd.DataFrame, year: int) -> pd.DataFrame:
     """Merge buyer-side (``supplier``) and seller-side (``customer``) reports into one row per directed
-    pair with ``reported_by`` in {buyer, seller, both} and each side's rank (paper section 2)."""
-    sup = reports[reports.relation == "supplier"]
-    cus = reports[reports.relation == "customer"]
-    a = pd.DataFrame({"seller_id": sup.partner_id.to_numpy(), "buyer_id": sup.tsr_id.to_numpy(),
-                      "rank_by_buyer": sup["rank"].to_numpy()})
-    b = pd.DataFrame({"seller_id": cus.tsr_id.to_numpy(), "buyer_id": cus.partner_id.to_numpy(),
-                      "rank_by_seller": cus["rank"].to_numpy()})
-    links = a.merge(b, on=["seller_id", "buyer_id"], how="outer")
-    links["reported_by"] = np.select([links.rank_by_buyer.notna() & links.rank_by_seller.notna(),
-                                      links.rank_by_buyer.notna()], ["both", "buyer"], "seller")
-    sh = reports[reports.relation == "shareholder"]
-    pairs = pd.concat([pd.DataFrame({"x": sh.tsr_id.to_numpy(), "y": sh.partner_id.to_numpy()}),
-                       pd.DataFrame({"x": sh.partner_id.to_numpy(), "y": sh.tsr_id.to_numpy()})]).drop_duplicates()
-    pc = links.merge(pairs, left_on=["seller_id", "buyer_id"], right_on=["x", "y"], how="left", indicator=True)
-    links["parent_child"] = (pc["_merge"] == "both").to_numpy()
-    links["year"] = year
-    for c in ("rank_by_buyer", "rank_by_seller"):
-        links[c] = links[c].astype("Int64")
-    return links.sort_values(["buyer_id", "seller_id"]).reset_index(drop=True)
+    pair with ``reported_by`` in {buyer, seller, both} and each side's rank (paper section 2).
+
+    Pairs are matched on integer firm codes (ids sorted, so code order is id order) and sorted by buyer,
+    then seller."""
+    codes, ids = pd.factorize(pd.concat([reports.tsr_id, reports.partner_id], ignore_index=True), sort=True)
+    reporter, partner = codes[:len(reports)].astype(np.int64), codes[len(reports):].astype(np.int64)
+    n = max(len(ids), 1)
+    rel = reports.relation.to_numpy(dtype=object)
+    rank = reports["rank"].to_numpy(dtype=float)
+    sup, cus, sh = rel == "supplier", rel == "customer", rel == "shareholder"
+    a = pd.DataFrame({"k": partner[sup] * n + reporter[sup], "rank_by_buyer": rank[sup]})
+    b = pd.DataFrame({"k": reporter[cus] * n + partner[cus], "rank_by_seller": rank[cus]})
+    links = a.merge(b, on="k", how="outer", sort=False)
+    seller, buyer = np.divmod(links.k.to_numpy(), n)
+    order = np.lexsort((seller, buyer))
+    links, seller, buyer = links.iloc[order].reset_index(drop=True), seller[order], buyer[order]
+    pairs = np.concatenate([reporter[sh] * n + partner[sh], partner[sh] * n + reporter[sh]])
+    by_buyer, by_seller = links.rank_by_buyer.notna().to_numpy(), links.rank_by_seller.notna().to_numpy()
+    out = pd.DataFrame({"seller_id": ids[seller], "buyer_id": ids[buyer],
+                        "rank_by_buyer": links.rank_by_buyer.astype("Int64"),
+                        "rank_by_seller": links.rank_by_seller.astype("Int64"),
+                        "reported_by": np.select([by_buyer & by_seller, by_buyer], ["both", "buyer"], "seller"),
+                        "parent_child": np.isin(links.k.to_numpy(), pairs)})
+    out["year"] = year
+    return out
 
 
 def add_distances(links: pd.DataFrame, firms: pd.DataFrame) -> pd.DataFrame:
