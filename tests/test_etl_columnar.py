@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from etl.bsjbsa import _keys, normalize_address, normalize_name, normalize_phone
+from etl import geo
 from etl.geo import _strip_oaza, address_key, map_text
 from etl.geo import normalize_address as town_name
 from etl.tsr import two_way_match
@@ -80,3 +81,25 @@ def test_two_way_matching_on_codes_equals_string_merge():
     assert got.reported_by.tolist() == exp.reported_by.tolist()
     assert got.parent_child.tolist() == exp.parent_child.tolist() and exp.parent_child.any()
     assert (got.year == 2010).all()
+
+
+def test_reference_tables_kept_between_runs_equal_the_built_ones(tmp_path, monkeypatch):
+    monkeypatch.setenv("PRODNET_CACHE_DIR", str(tmp_path))
+    built = geo._kept("towns", geo._build_town_tables)
+    files = list(tmp_path.glob("towns-*.marshal"))
+    assert len(files) == 1
+    assert geo._kept("towns", lambda: None) == built  # read back, not rebuilt
+    assert geo._kept("variants", geo._build_variants) == geo._build_variants()
+
+
+def test_reference_cache_survives_a_bad_file_and_an_unwritable_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("PRODNET_CACHE_DIR", str(tmp_path))
+    geo._kept("probe", lambda: {"a": (1.0, 2.0, "x")})
+    f = next(tmp_path.glob("probe-*.marshal"))
+    f.write_bytes(b"\x00garbage")
+    assert geo._kept("probe", lambda: {"b": 1}) == {"b": 1}  # rebuilt and rewritten
+    assert geo._kept("probe", lambda: None) == {"b": 1}
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("PRODNET_CACHE_DIR", str(blocker))
+    assert geo._kept("probe", lambda: [1, 2]) == [1, 2]

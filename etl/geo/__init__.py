@@ -17,7 +17,11 @@ Sources (credited in the README):
 
 from __future__ import annotations
 
+import hashlib
+import marshal
+import os
 import re
+import sys
 import unicodedata
 from collections.abc import Callable
 from functools import lru_cache
@@ -140,11 +144,55 @@ _WARD = re.compile(r"^\D{1,4}?区")
 @lru_cache(maxsize=1)
 def _variants() -> dict[int, str]:
     """Old → new kanji (kyujipy's Jōyō/Jinmeiyō table) plus the few itaiji above, as a translate table."""
+    return _kept("variants", _build_variants)
+
+
+def _build_variants() -> dict[int, str]:
     from kyujipy import BasicConverter
 
     table = {k: v for k, v in BasicConverter().kyujitai_to_shinjitai_database.items() if len(k) == 1}
     table.update(_ITAIJI)
     return str.maketrans(table)
+
+
+def reference_dir() -> Path:
+    """Where tables derived from the installed reference packages are kept between runs:
+    ``$PRODNET_CACHE_DIR``, else ``$XDG_CACHE_HOME/prodnet`` (default ``~/.cache/prodnet``)."""
+    if d := os.environ.get("PRODNET_CACHE_DIR"):
+        return Path(d)
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "prodnet"
+
+
+@lru_cache(maxsize=1)
+def _reference_key() -> str:
+    """Changes whenever this module, the district data, kyujipy or the Python version (marshal) change."""
+    from importlib.metadata import version
+
+    h = hashlib.sha256(Path(__file__).read_bytes())
+    for f in sorted(_jp_prefecture_data().glob("*.csv")):
+        st = f.stat()
+        h.update(f"{f.name}|{st.st_size}|{st.st_mtime_ns}".encode())
+    h.update(f"{version('kyujipy')}|{sys.version}".encode())
+    return h.hexdigest()[:16]
+
+
+def _kept(name: str, build: Callable[[], object]):
+    """``build()``, kept in ``reference_dir()`` with ``marshal`` (plain data only, nothing executed on load);
+    an unreadable or stale file is rebuilt, a folder that cannot be written is only not used."""
+    path = reference_dir() / f"{name}-{_reference_key()}.marshal"
+    try:
+        return marshal.loads(path.read_bytes())
+    except (OSError, EOFError, ValueError, TypeError):
+        pass
+    value = build()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_bytes(marshal.dumps(value))
+        os.replace(tmp, path)
+    except (OSError, ValueError):
+        pass
+    return value
 
 
 def address_key(text: str) -> str:
@@ -194,7 +242,12 @@ def _chome_bases(table: dict[str, dict[str, tuple[float, float, str]]]) -> None:
 @lru_cache(maxsize=1)
 def _town_tables():
     """District keys per municipality (wards, municipalities, and designated cities as the union of
-    their wards) and the (pref, name, code) of every municipality to match; built once per process."""
+    their wards) and the (pref, name, code) of every municipality to match; built once per installation
+    (``reference_dir``)."""
+    return _kept("towns", _build_town_tables)
+
+
+def _build_town_tables():
     t = towns()
     keys = map_text(map_text(t.town, address_key), _strip_oaza)
     table: dict[str, dict[str, tuple[float, float, str]]] = {}
