@@ -297,6 +297,7 @@ class Geocoder:
         self._lengths = {k: sorted({len(n) for n in v}, reverse=True) for k, v in self._munis.items()}
         self._town_lengths = {k: sorted({len(n) for n in v}, reverse=True) for k, v in self._towns.items()}
         self._postal_cache: dict[str, str | None] = {}
+        self._done: dict[tuple, tuple] = {}  # the same firm in the next vintage is not geocoded again
 
     def _centroid(self, code: str) -> tuple[float, float]:
         a = np.asarray([(v[0], v[1]) for v in self._towns.get(code, {}).values()])
@@ -405,6 +406,13 @@ class Geocoder:
 
     def geocode(self, address: str, postal_code: str | None = None, pref_code: int | None = None):
         """Return (lat, lon, precision, pref_code, muni_code); precision from PRECISION_LEVELS."""
+        key = (address, postal_code, pref_code)
+        hit = self._done.get(key)
+        if hit is None:
+            hit = self._done[key] = self._geocode(address, postal_code, pref_code)
+        return hit
+
+    def _geocode(self, address: str, postal_code: str | None, pref_code: int | None):
         pref, muni, rest = self._parse(address, pref_code)
         if muni is not None:
             town = self._match_town(muni[0], rest, muni[3])
