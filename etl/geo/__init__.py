@@ -395,8 +395,8 @@ class Geocoder:
                 self._postal_cache[digits] = None
         return self._postal_cache[digits]
 
-    def _parse(self, address: str, pref_code: int | None):
-        s = address_key(address or "")
+    def _parse(self, address: str, pref_code: int | None, key: str | None = None):
+        s = address_key(address or "") if key is None else key
         pref, rest = self._split_pref(s)
         pref = pref or (int(pref_code) if pref_code is not None else None)
         if pref is None:
@@ -404,16 +404,26 @@ class Geocoder:
         muni, rest = self._match_muni(pref, rest)
         return pref, muni, rest
 
-    def geocode(self, address: str, postal_code: str | None = None, pref_code: int | None = None):
-        """Return (lat, lon, precision, pref_code, muni_code); precision from PRECISION_LEVELS."""
-        key = (address, postal_code, pref_code)
-        hit = self._done.get(key)
+    def geocode(self, address: str, postal_code: str | None = None, pref_code: int | None = None, *,
+                key: str | None = None):
+        """Return (lat, lon, precision, pref_code, muni_code); precision from PRECISION_LEVELS. ``key``:
+        ``address_key(address)`` when already known."""
+        memo = (address, postal_code, pref_code)
+        hit = self._done.get(memo)
         if hit is None:
-            hit = self._done[key] = self._geocode(address, postal_code, pref_code)
+            hit = self._done[memo] = self._geocode(address, postal_code, pref_code, key)
         return hit
 
-    def _geocode(self, address: str, postal_code: str | None, pref_code: int | None):
-        pref, muni, rest = self._parse(address, pref_code)
+    def geocode_all(self, addresses: list[str], postal_codes: list[str | None],
+                    pref_codes: list[int | None]) -> list[tuple]:
+        """``geocode`` of every address, their keys computed in one pass over the column."""
+        addresses = [a or "" for a in addresses]
+        keys = map_text(addresses, address_key)
+        return [self.geocode(a, pc, p, key=k)
+                for a, pc, p, k in zip(addresses, postal_codes, pref_codes, keys, strict=True)]
+
+    def _geocode(self, address: str, postal_code: str | None, pref_code: int | None, key: str | None = None):
+        pref, muni, rest = self._parse(address, pref_code, key)
         if muni is not None:
             town = self._match_town(muni[0], rest, muni[3])
             if town is not None:
@@ -431,14 +441,21 @@ class Geocoder:
             return lat, lon, "prefecture", pref, None
         return np.nan, np.nan, "none", None, None
 
-    def unresolved_prefix(self, address: str, pref_code: int | None = None, width: int = 4) -> str:
+    def unresolved_prefix(self, address: str, pref_code: int | None = None, width: int = 4, *,
+                          key: str | None = None) -> str:
         """The part of an address the geocoder understood, plus the next ``width`` characters of
         what it did not (numbers dropped): what a data owner looks at to fix an address notation."""
-        s = address_key(address or "")
-        pref, muni, rest = self._parse(address, pref_code)
+        s = address_key(address or "") if key is None else key
+        pref, muni, rest = self._parse(address, pref_code, s)
         head = s[: len(s) - len(rest)]
         tail = re.split(r"[\d-]", rest, maxsplit=1)[0][:width]
         return head + tail
+
+    def unresolved_prefixes(self, addresses: list[str], pref_codes: list[int | None]) -> list[str]:
+        """``unresolved_prefix`` of every address, their keys computed in one pass over the column."""
+        addresses = [a or "" for a in addresses]
+        keys = map_text(addresses, address_key)
+        return [self.unresolved_prefix(a, p, key=k) for a, p, k in zip(addresses, pref_codes, keys, strict=True)]
 
 
 def prefecture_polygons() -> dict[int, object]:
