@@ -173,9 +173,16 @@ def two_way_match(reports: pd.DataFrame, year: int,
 
 def add_distances(links: pd.DataFrame, firms: pd.DataFrame) -> pd.DataFrame:
     """Great-circle distance (km) between seller and buyer; NaN where either lacks coordinates."""
-    xy = firms.set_index("tsr_id")[["lat", "lon", "pref_code"]]
-    s = xy.reindex(links.seller_id)
-    b = xy.reindex(links.buyer_id)
+    ids = pa.array(firms.tsr_id, type=pa.string())
+    lat, lon = firms.lat.to_numpy(dtype=float, na_value=np.nan), firms.lon.to_numpy(dtype=float, na_value=np.nan)
+
+    def at(col: str) -> tuple[np.ndarray, np.ndarray]:
+        pos = pc.index_in(pa.array(links[col], type=pa.string()), value_set=ids).fill_null(-1).to_numpy(
+            zero_copy_only=False)
+        ok = pos >= 0
+        return np.where(ok, lat[pos], np.nan), np.where(ok, lon[pos], np.nan)
+
+    (slat, slon), (blat, blon) = at("seller_id"), at("buyer_id")
     links = links.copy()
-    links["dist_km"] = haversine_km(s.lat.to_numpy(), s.lon.to_numpy(), b.lat.to_numpy(), b.lon.to_numpy())
+    links["dist_km"] = haversine_km(slat, slon, blat, blon)
     return links
