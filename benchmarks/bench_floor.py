@@ -9,7 +9,7 @@
 ``--baseline-code DIR`` also measures the ETL (once) and the query of another checkout (e.g. the
 previous commit, ``git archive``) in the same run. The machine's load average is recorded with every row.
 
-    python -m benchmarks.bench_floor ROOT [--repeats 3] [--threads 2] [--baseline-code DIR]"""
+    python -m benchmarks.bench_floor ROOT [--repeats 3] [--threads 2] [--baseline-code DIR] [--store DB]"""
 
 from __future__ import annotations
 
@@ -132,8 +132,10 @@ def _same_counts(work: Path, floor: dict, years: list[int]) -> None:
         raise AssertionError(f"matched survey firms: ETL {rep['bsjbsa']['match']} ≠ floor {floor['survey']}")
 
 
-def add_drop(work: Path, repeats: int, threads: int, baseline: Path | None) -> list[dict]:
-    """The add_drop_counts query on the embedded store built from ``work``'s cache vs DuckDB on the cache."""
+def add_drop(work: Path, repeats: int, threads: int, baseline: Path | None, store_path: Path | None = None
+             ) -> list[dict]:
+    """The add_drop_counts query on the embedded store built from ``work``'s cache (or an existing store of
+    the same root, ``store_path``) vs DuckDB on the cache."""
     import duckdb
 
     from etl.pipeline import Cache
@@ -141,8 +143,9 @@ def add_drop(work: Path, repeats: int, threads: int, baseline: Path | None) -> l
 
     cache = Cache(work)
     years = (2005, 2010)
-    store = open_store("embedded", work / "graph.lbdb")
-    store.load(cache, list(years))
+    store = open_store("embedded", store_path or work / "graph.lbdb")
+    if store_path is None:
+        store.load(cache, list(years))
     params = {"year_from": years[0], "year_to": years[1]}
     store.query("add_drop_counts", **params)  # warm
     load = load_average()
@@ -179,11 +182,12 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--baseline-code", type=Path)
     ap.add_argument("--name", default="floor_full")
+    ap.add_argument("--store", type=Path, help="an embedded store already loaded from this root (not rebuilt)")
     a = ap.parse_args()
     years = sorted(int(p.name) for p in (a.root / "tsr").iterdir() if p.name.isdigit())
     with tempfile.TemporaryDirectory(prefix="bench_floor-", dir=a.root.parent) as tmp:
         rows, work = etl_vs_floor(a.root.resolve(), Path(tmp), years, a.repeats, a.threads, a.baseline_code)
-        rows += add_drop(work, a.repeats, a.threads, a.baseline_code)
+        rows += add_drop(work, a.repeats, a.threads, a.baseline_code, a.store)
     for r in rows:
         print(r, flush=True)
     print(save(a.name, rows))
