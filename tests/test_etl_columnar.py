@@ -8,8 +8,8 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from etl.bsjbsa import _keys, normalize_address, normalize_name, normalize_phone
 from etl import geo
+from etl.bsjbsa import _keys, normalize_address, normalize_name, normalize_phone
 from etl.geo import _strip_oaza, address_key, map_text
 from etl.geo import normalize_address as town_name
 from etl.tsr import two_way_match
