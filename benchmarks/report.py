@@ -16,6 +16,7 @@ TITLES = {
     "lpm": "Table 5's 7.7M-row linear probability model",
     "power": "Power-law x_min search on the CSN data sets vs the powerlaw package",
     "isolation": "Each exhibit in a forked child vs in-process (small synthetic root, seed 1)",
+    "floor": "ETL and add/drop counts against their DuckDB floors, measured side by side",
 }
 
 
@@ -59,6 +60,12 @@ def _targets() -> list[str]:
             m = f"{r['seconds']:.3f} s" + (f", peak RSS {r['peak_rss_gib']:.2f} GiB" if r.get("peak_rss_gib") else "")
             if "ms" in r:
                 m = f"{r['ms']:.2f} ms"
+        out.append(f"| {what} | {m} |")
+    for what, r in (("ETL, both vintages + survey ≤ 1.5× the DuckDB floor of the same run",
+                     _row("floor_full", "prodnet ETL: both vintages")),
+                    ("add/drop counts for all buyers through the store ≤ 2× DuckDB",
+                     _row("floor_full", "add/drop counts, all buyers: add_drop_counts"))):
+        m = f"{r['ratio_vs_floor']:.2f}× ({r['seconds']:.1f} s)" if r else "not measured"
         out.append(f"| {what} | {m} |")
     return out + [""]
 

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from etl.contract import BSJBSA
+from etl.geo import map_text
 from etl.jsic_codes import map_codes, read_concordance
 from etl.report import FileReport
 from etl.validate import QUARANTINE_COLUMNS, read_checked
@@ -26,18 +27,32 @@ def normalize_name(name: str) -> str:
     return _LEGAL_FORMS.sub("", s).replace(" ", "").replace("\u3000", "")
 
 
-def normalize_phone(phone: str) -> str:
-    """Digits only (hyphens, brackets, width and spaces differ between sources)."""
-    return re.sub(r"\D", "", unicodedata.normalize("NFKC", str(phone)))
+def normalize_phone(phone: str, keep: str = "") -> str:
+    """Digits only (hyphens, brackets, width and spaces differ between sources); ``keep``: characters
+    also kept (the separator of a joined column)."""
+    return re.sub(rf"[^\d{keep}]", "", unicodedata.normalize("NFKC", str(phone)))
 
 
-def normalize_address(address: str) -> str:
-    """NFKC, no spaces, one hyphen character, 'N番M号' and 'N番地M' written as 'N-M'."""
+def normalize_address(address: str, end: str = "$") -> str:
+    """NFKC, no spaces, one hyphen character, 'N番M号' and 'N番地M' written as 'N-M'; ``end``: the pattern
+    of the end of one address (``$``, or the separator of a joined column)."""
     s = unicodedata.normalize("NFKC", str(address)).replace(" ", "").replace("ヶ", "ケ")
     s = _HYPHENS.sub("-", s)
     s = re.sub(r"(\d+)番地?(\d+)号?", r"\1-\2", s)
-    s = re.sub(r"(\d+)番地?$", r"\1", s)
-    return re.sub(r"(\d+)号$", r"\1", s)
+    s = re.sub(rf"(\d+)番地?{end}", r"\1", s)
+    return re.sub(rf"(\d+)号{end}", r"\1", s)
+
+
+_JOINED_END = r"(?=\n?(?:\x00|\Z))"  # where ``$`` matches for one value of a NUL-joined column
+
+
+def _keys(df: pd.DataFrame, *, names: list[str] | None = None) -> pd.DataFrame:
+    """Normalised name ``n``, phone ``p`` and address ``a`` of each row, one joined pass per column."""
+    return pd.DataFrame({
+        "n": names if names is not None else map_text(df.name, normalize_name),
+        "p": map_text(df.phone, normalize_phone, lambda x: normalize_phone(x, keep="\x00")),
+        "a": map_text(df.address, normalize_address, lambda x: normalize_address(x, end=_JOINED_END)),
+    }, index=df.index)
 
 
 def survey_years(root: Path) -> list[int]:
@@ -71,10 +86,13 @@ def match_to_tsr(survey: pd.DataFrame, tsr: pd.DataFrame) -> tuple[pd.DataFrame,
     all of them ambiguous; so no survey firm is matched to two TSR firms and vice versa."""
     ident = (survey.sort_values("year", key=lambda y: (y - 2005).abs()).drop_duplicates("survey_id")
              [["survey_id", "name", "address", "phone"]])
-    s = pd.DataFrame({"survey_id": ident.survey_id, "n": ident.name.map(normalize_name),
-                      "p": ident.phone.map(normalize_phone), "a": ident.address.map(normalize_address)})
-    t = pd.DataFrame({"tsr_id": tsr.tsr_id, "n": tsr.name.map(normalize_name), "p": tsr.phone.map(normalize_phone),
-                      "a": tsr.address.map(normalize_address)}).drop_duplicates("tsr_id")
+    s = pd.concat([ident[["survey_id"]], _keys(ident)], axis=1)
+    tsr = tsr.drop_duplicates("tsr_id")
+    names = map_text(tsr.name, normalize_name)
+    wanted = set(s.n)  # phone and address are normalised only for firms whose name some survey firm has
+    cand = np.fromiter((n in wanted for n in names), dtype=bool, count=len(names))
+    tc = tsr[cand]
+    t = pd.concat([tc[["tsr_id"]], _keys(tc, names=[n for n, c in zip(names, cand, strict=True) if c])], axis=1)
     by_phone = s[s.p != ""].merge(t[t.p != ""], on=["n", "p"])[["survey_id", "tsr_id"]].assign(m="phone")
     by_addr = s[s.a != ""].merge(t[t.a != ""], on=["n", "a"])[["survey_id", "tsr_id"]].assign(m="address")
     cand = pd.concat([by_phone, by_addr], ignore_index=True)

@@ -201,8 +201,20 @@ def _header(path: Path, encoding: str) -> list[str]:
 
 
 def _read_csv(path: Path, encoding: str | None) -> tuple[pa.Table, str, np.ndarray, pd.DataFrame]:
-    """Every column as text; rows with the wrong number of fields set aside with their line number."""
-    enc = detect_encoding(path, encoding)
+    """Every column as text; rows with the wrong number of fields set aside with their line number.
+
+    Without ``encoding``, a file that is not UTF-8 is read as CP932 straight away (the read itself checks
+    every byte, so the file is decoded once); if that fails, ``detect_encoding`` names the first bad line."""
+    if encoding:
+        return _read_csv_as(path, detect_encoding(path, encoding))
+    try:
+        return _read_csv_as(path, "utf-8" if _decodes(path, "utf-8") else "cp932")
+    except (ContractError, UnicodeDecodeError):
+        detect_encoding(path)
+        raise
+
+
+def _read_csv_as(path: Path, enc: str) -> tuple[pa.Table, str, np.ndarray, pd.DataFrame]:
     header = _header(path, enc)
     bad: list[tuple[int, str, str]] = []
 

@@ -7,12 +7,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from etl.contract import COMPANY, LINKAGE
 from etl.geo import PRECISION_LEVELS, Geocoder, haversine_km
 from etl.jsic_codes import map_codes, read_concordance
 from etl.report import FileReport
-from etl.validate import read_checked
+from etl.validate import is_in, read_checked
 
 FIRM_COLUMNS = ["tsr_id", "name", "address", "postal_code", "pref_code", "municipality_code", "lat", "lon",
                 "geo_precision", "phone", "jsic4", "jsic3", "jsic_sub1", "jsic_sub2", "employees", "sales",
@@ -45,9 +47,8 @@ def _geocode(df: pd.DataFrame, g: Geocoder) -> pd.DataFrame:
     has = df.lat.notna() & df.lon.notna()
     df["geo_precision"] = np.where(has, "provider", "none")
     todo = df.index[~has]
-    res = [g.geocode(a, pc, None if pd.isna(p) else int(p))
-           for a, pc, p in zip(df.loc[todo, "address"], df.loc[todo, "postal_code"], df.loc[todo, "pref_code"],
-                               strict=True)]
+    res = g.geocode_all(_values(df.loc[todo, "address"]), _values(df.loc[todo, "postal_code"]),
+                        _prefs(df.loc[todo, "pref_code"]))
     if res:
         r = pd.DataFrame(res, index=todo, columns=["lat", "lon", "geo_precision", "pref", "muni"])
         df.loc[todo, ["lat", "lon", "geo_precision"]] = r[["lat", "lon", "geo_precision"]]
@@ -56,21 +57,32 @@ def _geocode(df: pd.DataFrame, g: Geocoder) -> pd.DataFrame:
         miss_muni = df.loc[todo, "municipality_code"] == ""
         df.loc[todo[miss_muni.to_numpy()], "municipality_code"] = r.loc[miss_muni.to_numpy(), "muni"].fillna("")
     old = df.municipality_code != ""  # a pre-merger code from the file becomes the current one
-    df.loc[old, "municipality_code"] = [g.current_code(c) for c in df.loc[old, "municipality_code"]]
+    codes = _values(df.loc[old, "municipality_code"])
+    current = {c: g.current_code(c) for c in set(codes)}
+    df.loc[old, "municipality_code"] = [current[c] for c in codes]
     need_pref = df.pref_code.isna()
     if need_pref.any():
-        df.loc[need_pref, "pref_code"] = [g.prefecture_of(a) for a in df.loc[need_pref, "address"]]
+        df.loc[need_pref, "pref_code"] = [g.prefecture_of(a) for a in _values(df.loc[need_pref, "address"])]
     df["lat"], df["lon"] = df.lat.astype(float), df.lon.astype(float)
     return df
+
+
+def _values(s: pd.Series) -> list:
+    """A column as a Python list (iterating an Arrow-backed column value by value is slow)."""
+    return s.to_numpy(dtype=object).tolist()
+
+
+def _prefs(s: pd.Series) -> list[int | None]:
+    return [None if pd.isna(p) else int(p) for p in _values(s)]
 
 
 def geocode_summary(firms: pd.DataFrame, g: Geocoder, top: int = 10) -> dict:
     """Firms per geocode precision level and the most frequent address prefixes the geocoder could not
     resolve to a district (what a data owner would fix first)."""
     prec = firms.geo_precision.value_counts()
-    todo = ~firms.geo_precision.isin(["provider", "district"])
-    prefixes = pd.Series([g.unresolved_prefix(a, None if pd.isna(p) else int(p))
-                          for a, p in zip(firms.address[todo], firms.pref_code[todo], strict=True)], dtype=object)
+    todo = ~is_in(firms.geo_precision, ["provider", "district"])
+    prefixes = pd.Series(g.unresolved_prefixes(_values(firms.address[todo]), _prefs(firms.pref_code[todo])),
+                         dtype=object)
     counts = prefixes.value_counts().head(top)
     return {"precision": {k: int(prec.get(k, 0)) for k in PRECISION_LEVELS},
             "unresolved_prefixes": [[k, int(v)] for k, v in counts.items()]}
@@ -82,54 +94,95 @@ def build_links(root: Path, year: int, firm_ids: pd.Series, encoding: str | None
 
     A link exists when either side reports it and counts once when both do; self-links, reports
     naming a firm absent from the company file and duplicate reports are rejected with a reason.
-    Shareholder reports flag parent–child pairs (either direction)."""
+    Shareholder reports flag parent–child pairs (either direction). Ids are compared as integer codes:
+    the position in the sorted firm ids, or past the end for an id absent from the company file."""
     ck = read_checked(root, LINKAGE, year, encoding)
     df = ck.rows
+    known = pa.array(firm_ids, type=pa.string()).unique()
+    known = known.take(pc.array_sort_indices(known))
+    reporter, partner = (_codes(df[c], known) for c in ("tsr_id", "partner_id"))
+    relation = np.select([(df.relation == r).to_numpy() for r in ("supplier", "customer")], [0, 1], 2)
+    n = np.int64(max(reporter.max(initial=0), partner.max(initial=0)) + 1)
+    report_key = pd.Series((reporter * n + partner) * 3 + relation, index=df.index)
+    absent = len(known)
     rules = [
         ((df.relation == "shareholder") & (df["rank"] > 3), "rank", "shareholder rank above 3"),
-        (df.duplicated(["tsr_id", "partner_id", "relation"], keep="first"), "partner_id", "duplicate report"),
+        (report_key.duplicated(keep="first"), "partner_id", "duplicate report"),
         (df.tsr_id == df.partner_id, "partner_id", "self-link"),
-        (~df.tsr_id.isin(firm_ids), "tsr_id", "reporting firm not in company file"),
-        (~df.partner_id.isin(firm_ids), "partner_id", "partner not in company file"),
+        (pd.Series(reporter >= absent, index=df.index), "tsr_id", "reporting firm not in company file"),
+        (pd.Series(partner >= absent, index=df.index), "partner_id", "partner not in company file"),
     ]
     for mask, col, reason in rules:
         ck.reject(mask, col, reason, key=reason)
-    df = ck.rows
+    kept = df.index.get_indexer(ck.rows.index)
     rep = ck.report()
-    links = two_way_match(df, year)
+    links = two_way_match(ck.rows, year, (reporter[kept], partner[kept], pd.Index(known.to_numpy(zero_copy_only=False))))
     rep.notes = {"links": len(links), **{f"reported_by_{k}": int(v) for k, v in links.reported_by.value_counts().items()},
                  "parent_child_links": int(links.parent_child.sum())}
     return links, rep, ck.quarantine()
 
 
-def two_way_match(reports: pd.DataFrame, year: int) -> pd.DataFrame:
-    """Merge buyer-side (``supplier``) and seller-side (``customer``) reports into one row per directed
-    pair with ``reported_by`` in {buyer, seller, both} and each side's rank (paper section 2)."""
-    sup = reports[reports.relation == "supplier"]
-    cus = reports[reports.relation == "customer"]
-    a = pd.DataFrame({"seller_id": sup.partner_id.to_numpy(), "buyer_id": sup.tsr_id.to_numpy(),
-                      "rank_by_buyer": sup["rank"].to_numpy()})
-    b = pd.DataFrame({"seller_id": cus.tsr_id.to_numpy(), "buyer_id": cus.partner_id.to_numpy(),
-                      "rank_by_seller": cus["rank"].to_numpy()})
-    links = a.merge(b, on=["seller_id", "buyer_id"], how="outer")
-    links["reported_by"] = np.select([links.rank_by_buyer.notna() & links.rank_by_seller.notna(),
-                                      links.rank_by_buyer.notna()], ["both", "buyer"], "seller")
-    sh = reports[reports.relation == "shareholder"]
-    pairs = pd.concat([pd.DataFrame({"x": sh.tsr_id.to_numpy(), "y": sh.partner_id.to_numpy()}),
-                       pd.DataFrame({"x": sh.partner_id.to_numpy(), "y": sh.tsr_id.to_numpy()})]).drop_duplicates()
-    pc = links.merge(pairs, left_on=["seller_id", "buyer_id"], right_on=["x", "y"], how="left", indicator=True)
-    links["parent_child"] = (pc["_merge"] == "both").to_numpy()
-    links["year"] = year
-    for c in ("rank_by_buyer", "rank_by_seller"):
-        links[c] = links[c].astype("Int64")
-    return links.sort_values(["buyer_id", "seller_id"]).reset_index(drop=True)
+def _codes(ids: pd.Series, known: pa.Array) -> np.ndarray:
+    """Position of each id in the sorted ``known`` ids; ids not there get codes from ``len(known)`` on."""
+    arr = pa.array(ids, type=pa.string())
+    pos = pc.index_in(arr, value_set=known)
+    out = pos.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    miss = out < 0
+    if miss.any():
+        out[miss] = len(known) + pd.factorize(arr.filter(pa.array(miss)).to_numpy(zero_copy_only=False))[0]
+    return out
+
+
+def two_way_match(reports: pd.DataFrame, year: int,
+                  codes: tuple[np.ndarray, np.ndarray, pd.Index] | None = None) -> pd.DataFrame:
+    """Merge buyer-side (``supplier``) and seller-side (``customer``) reports (no duplicate report) into one
+    row per directed pair with ``reported_by`` in {buyer, seller, both} and each side's rank (paper
+    section 2), sorted by buyer, then seller.
+
+    Pairs are matched on integer firm codes: ``codes`` = (reporter codes, partner codes, the ids in code
+    order, sorted), else the sorted ids of ``reports`` are coded here."""
+    if codes is None:
+        c, ids = pd.factorize(pd.concat([reports.tsr_id, reports.partner_id], ignore_index=True), sort=True)
+        codes = (c[:len(reports)].astype(np.int64), c[len(reports):].astype(np.int64), ids)
+    reporter, partner, ids = codes
+    n = np.int64(max(len(ids), 1))
+    rel = reports.relation.to_numpy(dtype=object)
+    rank = reports["rank"].to_numpy(dtype=float)
+    sup, cus, sh = rel == "supplier", rel == "customer", rel == "shareholder"
+    a = reporter[sup] * n + partner[sup]  # buyer * n + seller: sorted keys are in (buyer, seller) order
+    b = partner[cus] * n + reporter[cus]
+    keys, where = np.unique(np.concatenate([a, b]), return_inverse=True)
+    by_buyer, by_seller = np.full(len(keys), np.nan), np.full(len(keys), np.nan)
+    by_buyer[where[:len(a)]] = rank[sup]
+    by_seller[where[len(a):]] = rank[cus]
+    pairs = np.concatenate([reporter[sh] * n + partner[sh], partner[sh] * n + reporter[sh]])
+    pos = np.minimum(np.searchsorted(keys, pairs), max(len(keys) - 1, 0))
+    parent_child = np.zeros(len(keys), dtype=bool)
+    if len(keys):
+        parent_child[pos[keys[pos] == pairs]] = True
+    buyer, seller = np.divmod(keys, n)
+    has_b, has_s = ~np.isnan(by_buyer), ~np.isnan(by_seller)
+    out = pd.DataFrame({"seller_id": ids[seller], "buyer_id": ids[buyer],
+                        "rank_by_buyer": pd.array(by_buyer, dtype="Float64").astype("Int64"),
+                        "rank_by_seller": pd.array(by_seller, dtype="Float64").astype("Int64"),
+                        "reported_by": np.select([has_b & has_s, has_b], ["both", "buyer"], "seller"),
+                        "parent_child": parent_child})
+    out["year"] = year
+    return out
 
 
 def add_distances(links: pd.DataFrame, firms: pd.DataFrame) -> pd.DataFrame:
     """Great-circle distance (km) between seller and buyer; NaN where either lacks coordinates."""
-    xy = firms.set_index("tsr_id")[["lat", "lon", "pref_code"]]
-    s = xy.reindex(links.seller_id)
-    b = xy.reindex(links.buyer_id)
+    ids = pa.array(firms.tsr_id, type=pa.string())
+    lat, lon = firms.lat.to_numpy(dtype=float, na_value=np.nan), firms.lon.to_numpy(dtype=float, na_value=np.nan)
+
+    def at(col: str) -> tuple[np.ndarray, np.ndarray]:
+        pos = pc.index_in(pa.array(links[col], type=pa.string()), value_set=ids).fill_null(-1).to_numpy(
+            zero_copy_only=False)
+        ok = pos >= 0
+        return np.where(ok, lat[pos], np.nan), np.where(ok, lon[pos], np.nan)
+
+    (slat, slon), (blat, blon) = at("seller_id"), at("buyer_id")
     links = links.copy()
-    links["dist_km"] = haversine_km(s.lat.to_numpy(), s.lon.to_numpy(), b.lat.to_numpy(), b.lon.to_numpy())
+    links["dist_km"] = haversine_km(slat, slon, blat, blon)
     return links

@@ -103,6 +103,13 @@ class Checked:
         return rep
 
 
+def is_in(values: pd.Series, known) -> np.ndarray:
+    """``values.isin(known)`` for a text column, in Arrow (pandas' Arrow-backed ``isin`` loops in Python)."""
+    known = known if isinstance(known, pa.Array) else pa.array(list(known), type=pa.string())
+    return pc.is_in(pa.array(values, type=pa.string()), value_set=known).fill_null(False).to_numpy(
+        zero_copy_only=False)
+
+
 def _to_float(s: pd.Series) -> np.ndarray:
     """Numbers parsed from stripped text, NaN where empty or not a number (Arrow's cast when every value
     parses, else pandas' element-wise coercion)."""
@@ -126,7 +133,7 @@ def _check(col: Column, s: pd.Series) -> tuple[list[tuple[pd.Series, str]], pd.S
         pattern, reason = _PATTERNS[col.kind]
         return [(mask(~s.str.fullmatch(pattern).fillna(False).to_numpy(dtype=bool)), reason)], None
     if col.kind == "enum":
-        return [(mask(~s.isin(col.values).to_numpy()), f"not one of {'/'.join(col.values)}")], None
+        return [(mask(~is_in(s, col.values)), f"not one of {'/'.join(col.values)}")], None
     if col.kind not in ("int", "float"):
         return [], None
     v = _to_float(s)

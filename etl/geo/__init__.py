@@ -17,8 +17,13 @@ Sources (credited in the README):
 
 from __future__ import annotations
 
+import hashlib
+import marshal
+import os
 import re
+import sys
 import unicodedata
+from collections.abc import Callable
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -57,7 +62,7 @@ def towns() -> pd.DataFrame:
                  "latitude": "lat", "longitude": "lon"}
     )
     t = t.dropna(subset=["lat", "lon", "town"])
-    t["town"] = t["town"].map(normalize_address)
+    t["town"] = map_text(t["town"], normalize_address)
     t = t.drop_duplicates(["muni_code", "town"])
     return t[["pref_code", "muni_code", "muni_name", "town", "lat", "lon"]].reset_index(drop=True)
 
@@ -88,6 +93,23 @@ def capital_distance_matrix() -> pd.DataFrame:
 
 
 _KANJI_DIGITS = "〇一二三四五六七八九"
+_SEP = "\x00"  # joins a column into one string for ``map_text``; never part of an address or a name
+
+
+def map_text(values, fn: Callable[[str], str], whole: Callable[[str], str] | None = None) -> list[str]:
+    """``[fn(str(v)) for v in values]`` in one pass of ``whole`` (default ``fn``) over the values joined by
+    NUL: one C-level normalisation and one scan per regular expression instead of one per value.
+
+    ``whole`` must treat NUL as a boundary nothing crosses (no pattern matches NUL or anchors across it; NFKC
+    never does). A column that contains NUL itself is mapped value by value."""
+    vals = [str(v) for v in np.asarray(values, dtype=object).tolist()]
+    joined = _SEP.join(vals)
+    if not vals or joined.count(_SEP) != len(vals) - 1:
+        return [fn(v) for v in vals]
+    out = (whole or fn)(joined).split(_SEP)
+    if len(out) != len(vals):
+        raise AssertionError(f"{fn.__name__}: the joined pass changed the number of values")
+    return out
 
 
 def _int_to_kanji(n: int) -> str:
@@ -122,11 +144,55 @@ _WARD = re.compile(r"^\D{1,4}?区")
 @lru_cache(maxsize=1)
 def _variants() -> dict[int, str]:
     """Old → new kanji (kyujipy's Jōyō/Jinmeiyō table) plus the few itaiji above, as a translate table."""
+    return _kept("variants", _build_variants)
+
+
+def _build_variants() -> dict[int, str]:
     from kyujipy import BasicConverter
 
     table = {k: v for k, v in BasicConverter().kyujitai_to_shinjitai_database.items() if len(k) == 1}
     table.update(_ITAIJI)
     return str.maketrans(table)
+
+
+def reference_dir() -> Path:
+    """Where tables derived from the installed reference packages are kept between runs:
+    ``$PRODNET_CACHE_DIR``, else ``$XDG_CACHE_HOME/prodnet`` (default ``~/.cache/prodnet``)."""
+    if d := os.environ.get("PRODNET_CACHE_DIR"):
+        return Path(d)
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "prodnet"
+
+
+@lru_cache(maxsize=1)
+def _reference_key() -> str:
+    """Changes whenever this module, the district data, kyujipy or the Python version (marshal) change."""
+    from importlib.metadata import version
+
+    h = hashlib.sha256(Path(__file__).read_bytes())
+    for f in sorted(_jp_prefecture_data().glob("*.csv")):
+        st = f.stat()
+        h.update(f"{f.name}|{st.st_size}|{st.st_mtime_ns}".encode())
+    h.update(f"{version('kyujipy')}|{sys.version}".encode())
+    return h.hexdigest()[:16]
+
+
+def _kept(name: str, build: Callable[[], object]):
+    """``build()``, kept in ``reference_dir()`` with ``marshal`` (plain data only, nothing executed on load);
+    an unreadable or stale file is rebuilt, a folder that cannot be written is only not used."""
+    path = reference_dir() / f"{name}-{_reference_key()}.marshal"
+    try:
+        return marshal.loads(path.read_bytes())
+    except (OSError, EOFError, ValueError, TypeError):
+        pass
+    value = build()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_bytes(marshal.dumps(value))
+        os.replace(tmp, path)
+    except (OSError, ValueError):
+        pass
+    return value
 
 
 def address_key(text: str) -> str:
@@ -148,8 +214,11 @@ def _kanji_number(kanji: str) -> str:
 _KEY_CHARS = str.maketrans({"ヶ": "ケ", "ヵ": "ケ", "が": "ケ", "之": "ノ", "の": "ノ"})
 
 
+_OAZA = re.compile(f"(?:^|(?<={_SEP}))(?:大字|字)")
+
+
 def _strip_oaza(rest: str) -> str:
-    return re.sub(r"^(?:大字|字)", "", rest)
+    return _OAZA.sub("", rest)
 
 
 def _without_gun(name: str) -> str:
@@ -173,11 +242,18 @@ def _chome_bases(table: dict[str, dict[str, tuple[float, float, str]]]) -> None:
 @lru_cache(maxsize=1)
 def _town_tables():
     """District keys per municipality (wards, municipalities, and designated cities as the union of
-    their wards) and the (pref, name, code) of every municipality to match; built once per process."""
+    their wards) and the (pref, name, code) of every municipality to match; built once per installation
+    (``reference_dir``)."""
+    return _kept("towns", _build_town_tables)
+
+
+def _build_town_tables():
     t = towns()
+    keys = map_text(map_text(t.town, address_key), _strip_oaza)
     table: dict[str, dict[str, tuple[float, float, str]]] = {}
-    for code, town, lat, lon in zip(t.muni_code, t.town, t.lat, t.lon, strict=True):
-        table.setdefault(code, {}).setdefault(_strip_oaza(address_key(town)), (lat, lon, code))
+    for code, key, lat, lon in zip(t.muni_code.to_numpy(dtype=object).tolist(), keys, t.lat.tolist(), t.lon.tolist(),
+                                   strict=True):
+        table.setdefault(code, {}).setdefault(key, (lat, lon, code))
     _chome_bases(table)
     munis = [(int(r.pref_code), r.muni_name, r.muni_code) for r in municipalities().itertuples()]
     cities = pd.read_csv(_jp_prefecture_data() / "cities.csv", dtype={"cityCode": str})
@@ -221,6 +297,7 @@ class Geocoder:
         self._lengths = {k: sorted({len(n) for n in v}, reverse=True) for k, v in self._munis.items()}
         self._town_lengths = {k: sorted({len(n) for n in v}, reverse=True) for k, v in self._towns.items()}
         self._postal_cache: dict[str, str | None] = {}
+        self._done: dict[tuple, tuple] = {}  # the same firm in the next vintage is not geocoded again
 
     def _centroid(self, code: str) -> tuple[float, float]:
         a = np.asarray([(v[0], v[1]) for v in self._towns.get(code, {}).values()])
@@ -318,8 +395,8 @@ class Geocoder:
                 self._postal_cache[digits] = None
         return self._postal_cache[digits]
 
-    def _parse(self, address: str, pref_code: int | None):
-        s = address_key(address or "")
+    def _parse(self, address: str, pref_code: int | None, key: str | None = None):
+        s = address_key(address or "") if key is None else key
         pref, rest = self._split_pref(s)
         pref = pref or (int(pref_code) if pref_code is not None else None)
         if pref is None:
@@ -327,9 +404,26 @@ class Geocoder:
         muni, rest = self._match_muni(pref, rest)
         return pref, muni, rest
 
-    def geocode(self, address: str, postal_code: str | None = None, pref_code: int | None = None):
-        """Return (lat, lon, precision, pref_code, muni_code); precision from PRECISION_LEVELS."""
-        pref, muni, rest = self._parse(address, pref_code)
+    def geocode(self, address: str, postal_code: str | None = None, pref_code: int | None = None, *,
+                key: str | None = None):
+        """Return (lat, lon, precision, pref_code, muni_code); precision from PRECISION_LEVELS. ``key``:
+        ``address_key(address)`` when already known."""
+        memo = (address, postal_code, pref_code)
+        hit = self._done.get(memo)
+        if hit is None:
+            hit = self._done[memo] = self._geocode(address, postal_code, pref_code, key)
+        return hit
+
+    def geocode_all(self, addresses: list[str], postal_codes: list[str | None],
+                    pref_codes: list[int | None]) -> list[tuple]:
+        """``geocode`` of every address, their keys computed in one pass over the column."""
+        addresses = [a or "" for a in addresses]
+        keys = map_text(addresses, address_key)
+        return [self.geocode(a, pc, p, key=k)
+                for a, pc, p, k in zip(addresses, postal_codes, pref_codes, keys, strict=True)]
+
+    def _geocode(self, address: str, postal_code: str | None, pref_code: int | None, key: str | None = None):
+        pref, muni, rest = self._parse(address, pref_code, key)
         if muni is not None:
             town = self._match_town(muni[0], rest, muni[3])
             if town is not None:
@@ -347,14 +441,21 @@ class Geocoder:
             return lat, lon, "prefecture", pref, None
         return np.nan, np.nan, "none", None, None
 
-    def unresolved_prefix(self, address: str, pref_code: int | None = None, width: int = 4) -> str:
+    def unresolved_prefix(self, address: str, pref_code: int | None = None, width: int = 4, *,
+                          key: str | None = None) -> str:
         """The part of an address the geocoder understood, plus the next ``width`` characters of
         what it did not (numbers dropped): what a data owner looks at to fix an address notation."""
-        s = address_key(address or "")
-        pref, muni, rest = self._parse(address, pref_code)
+        s = address_key(address or "") if key is None else key
+        pref, muni, rest = self._parse(address, pref_code, s)
         head = s[: len(s) - len(rest)]
         tail = re.split(r"[\d-]", rest, maxsplit=1)[0][:width]
         return head + tail
+
+    def unresolved_prefixes(self, addresses: list[str], pref_codes: list[int | None]) -> list[str]:
+        """``unresolved_prefix`` of every address, their keys computed in one pass over the column."""
+        addresses = [a or "" for a in addresses]
+        keys = map_text(addresses, address_key)
+        return [self.unresolved_prefix(a, p, key=k) for a, p, k in zip(addresses, pref_codes, keys, strict=True)]
 
 
 def prefecture_polygons() -> dict[int, object]:
