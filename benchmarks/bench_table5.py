@@ -19,7 +19,7 @@ import json
 import os
 from pathlib import Path
 
-from benchmarks.common import run_isolated, save
+from benchmarks.common import RESULTS, run_isolated, save
 
 FRAME = """
 from pathlib import Path
@@ -106,6 +106,7 @@ def main() -> None:
     ap.add_argument("--simulate", type=int, metavar="BUYERS", help="a simulated frame of this many buyers")
     ap.add_argument("--work", type=Path, required=True)
     ap.add_argument("--baseline-src", type=Path, help="an earlier source tree whose per-fit path to time too")
+    ap.add_argument("--only", help="run only the paths whose name starts with this; replace their rows")
     a = ap.parse_args()
     frame = a.work / (f"incidence_sim{a.simulate}.parquet" if a.simulate else "incidence.parquet")
     rows = []
@@ -120,6 +121,8 @@ def main() -> None:
     if a.baseline_src:
         runs.insert(2, (f"per-fit feiv, before ({a.baseline_src.name})", CODE["per-fit feiv"],
                         {"PYTHONPATH": str(a.baseline_src)}))
+    if a.only:
+        runs = [r for r in runs if r[0].startswith(a.only)]
     from analytics.regressions import table_5_specs
 
     specs, ref = json.dumps(table_5_specs()), None
@@ -132,7 +135,12 @@ def main() -> None:
             row |= {"max_rel_diff_coef": _max_rel(ref[0], coef), "max_rel_diff_se": _max_rel(ref[1], se)}
         rows.append(row)
         print(json.dumps(row), flush=True)
-    print(save("table5_sim" if a.simulate else "table5", rows))
+    name = "table5_sim" if a.simulate else "table5"
+    if a.only:  # keep the other rows of the last full run
+        old = json.loads((RESULTS / f"{name}.json").read_text())["rows"]
+        new = {r["what"]: r for r in rows}
+        rows = [new.pop(r["what"], r) for r in old] + list(new.values())
+    print(save(name, rows))
 
 
 if __name__ == "__main__":

@@ -47,12 +47,23 @@ def one_blas_thread():
     return threadpool_limits(1, user_api="blas")
 
 
+def missing(cache: dict, data: pd.DataFrame, col: str, numeric: bool) -> np.ndarray:
+    """``sample.bad_rows`` of a column, computed once per frame (``cache``)."""
+    key = (col, numeric)
+    if key not in cache:
+        cache[key] = bad_rows(data[col], numeric)
+    return cache[key]
+
+
 class AbsorbedSample:
     """One estimation sample of a design: its rows, FE, clusters, and its columns demeaned (with FE) or raw
     (without FE, where the constant is a regressor, ``_cons``)."""
 
     def __init__(self, design: AbsorbedDesign, sel, fe: list[str], vs: VcovSpec):
-        self.design, self.rows, self.fe = design, sel.rows, list(fe)
+        # the frame, the design's columns and its missing-row masks, not the design (no reference cycle:
+        # a design and its samples are freed as soon as the design is dropped)
+        self.data, self.columns, self._bad = design.data, design.columns, design.bad_masks
+        self.rows, self.fe = sel.rows, list(fe)
         self.nobs, self.n_input, self.dropped = len(sel.rows), sel.n_input, sel.dropped
         self.groups = cluster_codes(sel.keys, vs)
         self.absorbed: Absorbed | None = absorb(sel.keys, fe, vs.clusters) if fe else None
@@ -66,17 +77,16 @@ class AbsorbedSample:
         self._r: dict[bool, tuple[list[str], np.ndarray]] = {}
 
     def _raw(self, col: str) -> np.ndarray:
-        x = self.design.data[col].to_numpy(np.float64, na_value=np.nan)
+        x = self.data[col].to_numpy(np.float64, na_value=np.nan)
         return x if self._all else x[self.rows]
 
     def load(self, cols: Sequence[str]) -> None:
         """Demean (in one call) ``cols`` and every other column of the design complete on this sample that
         is not loaded yet."""
-        d = self.design
         if all(c in self._where for c in cols):
             return
-        todo = [c for c in dict.fromkeys([*cols, *d.columns]) if c not in self._where and c not in self._skip]
-        new = [c for c in todo if c in cols or d.complete(c, self)]
+        todo = [c for c in dict.fromkeys([*cols, *self.columns]) if c not in self._where and c not in self._skip]
+        new = [c for c in todo if c in cols or self.complete(c)]
         self._skip.update(set(todo) - set(new))
         raw = np.empty((self.nobs, len(new)), order="F")  # column-major: every column contiguous
         for j, c in enumerate(new):
@@ -86,15 +96,26 @@ class AbsorbedSample:
             if CONST not in self._where:
                 new, w = [*new, CONST], np.asfortranarray(np.column_stack([raw, np.ones(self.nobs)]))
         else:
-            w = dm = np.asfortranarray(demean(raw, self.absorbed))
+            dm = demean(raw, self.absorbed)
         centred, norm, within = column_norms(raw, dm)
         share = share_from_norms(centred, norm, within)
         for j, c in enumerate(new[:raw.shape[1]]):
             self.share[c], self.tss[c], self.ss_within[c] = float(share[j]), centred[j] ** 2, within[j] ** 2
-        del raw, dm
+        del raw
+        if self.absorbed is not None:
+            w = np.asfortranarray(dm)  # column-major: every column contiguous
+        del dm
         self._blocks.append(w)
         self._where.update({c: (len(self._blocks) - 1, j) for j, c in enumerate(new)})
         self._r.clear()
+
+    def complete(self, col: str) -> bool:
+        """True if ``col`` is a numeric column with a finite value in every row of this sample."""
+        s = self.data[col]
+        if not (pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s)):
+            return False
+        bad = missing(self._bad, self.data, col, True)
+        return not (bad.any() if self._all else bad[self.rows].any())
 
     def w(self, cols: Sequence[str]) -> np.ndarray:
         """The loaded columns ``cols`` (n × len(cols)): demeaned, or raw (and ``_cons``) without FE."""
@@ -125,22 +146,8 @@ class AbsorbedDesign:
     def __init__(self, data: pd.DataFrame, columns: Sequence[str] = ()):
         self.data = data
         self.columns = list(columns)
-        self._bad: dict[tuple[str, bool], np.ndarray] = {}
+        self.bad_masks: dict[tuple[str, bool], np.ndarray] = {}
         self._samples: list[tuple[tuple, np.ndarray, AbsorbedSample]] = []
-
-    def bad(self, col: str, numeric: bool) -> np.ndarray:
-        key = (col, numeric)
-        if key not in self._bad:
-            self._bad[key] = bad_rows(self.data[col], numeric)
-        return self._bad[key]
-
-    def complete(self, col: str, smp: AbsorbedSample) -> bool:
-        """True if ``col`` is a numeric column with a finite value in every row of ``smp``."""
-        s = self.data[col]
-        if not (pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s)):
-            return False
-        bad = self.bad(col, True)
-        return not (bad.any() if smp._all else bad[smp.rows].any())
 
     def sample(self, numeric: list[str], fe: list[str], vs: VcovSpec, drop_singletons: bool = True
                ) -> AbsorbedSample:
@@ -148,7 +155,7 @@ class AbsorbedDesign:
         cols = sample_columns(self.data, numeric, fe, vs)
         bad = np.zeros(len(self.data), bool)
         for c in cols:
-            bad |= self.bad(c, c in numeric)
+            bad |= missing(self.bad_masks, self.data, c, c in numeric)
         key = (tuple(fe), vs.clusters, drop_singletons)
         for k, b, smp in self._samples:
             if k == key and np.array_equal(b, bad):
