@@ -10,6 +10,7 @@ import scipy.sparse as sp
 
 from analytics import network as nw
 from analytics.econometrics.akm import ShiftShareVcov
+from analytics.econometrics.design import AbsorbedDesign
 from analytics.econometrics.iv import feiv
 from analytics.econometrics.result import Fit
 from analytics.econometrics.tables import Table
@@ -243,18 +244,43 @@ def incidence_frame(st: Study) -> pd.DataFrame:
     return d
 
 
-def table_5(st: Study) -> Exhibit:
-    d = incidence_frame(st)
-    columns = {}
+def table_5_specs() -> list[tuple[str, list[str], list[str]]]:
+    """(column label, regressors, FE sets) of Table 5's twelve columns, in display order (the columns of
+    ``EQ15_COLUMNS`` for each θ, without and with buyer FE)."""
+    specs = []
     for th, tag in (("theta_cp", "CP θ"), ("theta_firm", "Firm θ")):
         for fe in ([], ["buyer"]):
             for i, cols in enumerate(EQ15_COLUMNS):
                 rhs = [c.replace("lnd_t", f"lnd_{th}") for c in cols]
-                label = f"{tag}{', buyer FE' if fe else ''} ({i + 1})"
-                # the project's solver rather than pyfixest here: same estimates (tests), a fraction of the
-                # memory on this 6–8M-row design (pyfixest copies the data per fit)
-                columns[label] = (f"y ~ {' + '.join(rhs)} | {' + '.join(['sector_r', *fe])}", d, {"cluster": "buyer"})
-    fits, flagged = fit_columns(columns, "Table 5", context=f"{d.buyer.nunique():,} buyers in the sample")
+                specs.append((f"{tag}{', buyer FE' if fe else ''} ({i + 1})", rhs, ["sector_r", *fe]))
+    return specs
+
+
+def table_5_fits(d: pd.DataFrame) -> dict[str, Fit]:
+    """Table 5's twelve LPMs on the incidence frame, clustered by buyer."""
+    specs = table_5_specs()
+    fits = {}
+    # the project's solver rather than pyfixest on this 6–8M-row design (pyfixest copies the data per fit):
+    # one absorbed design per FE set, every column demeaned once, released before the next
+    for fe in dict.fromkeys(tuple(fe) for _, _, fe in specs):
+        design = AbsorbedDesign(d, ["y", *dict.fromkeys(x for _, rhs, _ in specs for x in rhs)])
+        for label, rhs, f in specs:
+            if tuple(f) == fe:
+                formula = f"y ~ {' + '.join(rhs)} | {' + '.join(fe)}"
+                fits[label] = feiv(formula, design, vcov={"cluster": "buyer"})
+                fits[label].extra["formula"] = formula  # as the guarded path records it (refits)
+        del design
+    return {label: fits[label] for label, _, _ in specs}
+
+
+def table_5(st: Study) -> Exhibit:
+    d = incidence_frame(st)
+    try:
+        fits, flagged = table_5_fits(d), {}
+    except ValueError:  # a column cannot be estimated: the guarded per-column path gives each its reason
+        fits, flagged = fit_columns({label: (f"y ~ {' + '.join(rhs)} | {' + '.join(fe)}", d, {"cluster": "buyer"})
+                                     for label, rhs, fe in table_5_specs()}, "Table 5",
+                                    context=f"{d.buyer.nunique():,} buyers in the sample")
     terms = {}
     for th in ("theta_cp", "theta_firm"):
         terms |= {f"lnd_{th}": f"ln(dist+1) × θ [{th}]", f"lnd_{th}_rho": f"ln(dist+1) × θ × ρ/(ρ-1) [{th}]",

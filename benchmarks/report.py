@@ -17,6 +17,7 @@ TITLES = {
     "power": "Power-law x_min search on the CSN data sets vs the powerlaw package",
     "isolation": "Each exhibit in a forked child vs in-process (small synthetic root, seed 1)",
     "floor": "ETL and add/drop counts against their DuckDB floors, measured side by side",
+    "table5": "Table 5's twelve LPMs at full scale: absorbed designs vs per-fit vs pyfixest",
 }
 
 
@@ -46,6 +47,7 @@ def _targets() -> list[str]:
         ("whole pipeline (synth excluded) < 10 min, peak RSS < 8 GB", _row("pipeline_full", "prodnet run-all (ETL")),
         ("embedded load of both vintages < 60 s", None),
         ("7.7M-row LPM < 60 s", _row("lpm", "7.77M-row LPM, 2 FE sets, clustered: pyfixest")),
+        ("Table 5 (12 fits) ≤ 15 s", _row("table5", "Table 5, 12 fits: absorbed designs")),
         ("single-firm ego query < 10 ms median, warm store", _row("graph_full", "single-firm ego")),
         ("synth full < 5 min, peak RSS < 8 GB", _row("pipeline_full", "prodnet synth")),
     ]

@@ -1,7 +1,8 @@
 """Absorbed fixed effects with reghdfe's conventions (ECONOMETRICS_NOTES):
 
 - singletons are dropped iteratively (an observation alone in a level of any FE set);
-- demeaning by alternating projections at tolerance 1e-8 (pyfixest's compiled ``demean``);
+- demeaning by alternating projections at tolerance 1e-8 (pyfixest's compiled ``demean``), every column
+  on its own, so one call demeans all the columns of many specifications (``design``);
 - absorbed degrees of freedom: the rank of the FE dummies (constant included). Between the first two
   sets the redundant levels are the connected components of their bipartite graph (exact); every further
   set is taken to have one redundant level, as reghdfe does. FE sets nested in the cluster variable
@@ -42,6 +43,7 @@ class Absorbed:
 
 
 def factorize(df: pd.DataFrame, names: list[str]) -> np.ndarray:
+    """Dense integer codes 0…L−1 of each FE set, in order of first appearance."""
     return np.column_stack([pd.factorize(df[c], sort=False)[0] for c in names]).astype(np.uint64)
 
 
@@ -59,38 +61,36 @@ def singleton_mask(codes: np.ndarray) -> np.ndarray:
         keep &= ~drop
 
 
-def _recode(c: np.ndarray) -> tuple[np.ndarray, int]:
-    u, inv = np.unique(c, return_inverse=True)
-    return inv.astype(np.int64), len(u)
-
-
 def _rank(codes: list[np.ndarray], levels: list[int]) -> int:
-    """Rank of [D_1 … D_g] (constant in the span): exact for two sets, one redundant level per extra set."""
+    """Rank of [D_1 … D_g] (constant in the span) for dense codes 0…levels−1 (as ``factorize`` gives):
+    exact for two sets, one redundant level per extra set."""
     if not codes:
         return 1
-    a, na = _recode(codes[0])
     if len(codes) == 1:
-        return na
-    b, nb = _recode(codes[1])
+        return levels[0]
+    na, nb = levels[0], levels[1]
+    a, b = codes[0].astype(np.int64), codes[1].astype(np.int64)
     g = coo_matrix((np.ones(len(a)), (a, na + b)), shape=(na + nb, na + nb))
     n_comp, _ = connected_components(g, directed=False)
-    r = na + nb - n_comp
-    for c in codes[2:]:
-        r += _recode(c)[1] - 1
-    return r
+    return na + nb - n_comp + sum(n - 1 for n in levels[2:])
 
 
 def is_nested(fe: np.ndarray, cluster: np.ndarray) -> bool:
-    """True if every level of ``fe`` lies within one cluster."""
-    df = pd.DataFrame({"f": fe, "c": cluster})
-    return bool((df.groupby("f").c.nunique() == 1).all())
+    """True if every level of ``fe`` (dense codes 0…L−1) lies within one cluster: each row's cluster equals
+    the cluster recorded for its level."""
+    fe = fe.astype(np.int64)
+    if len(fe) == 0:
+        return True
+    first = np.empty(int(fe.max()) + 1, dtype=cluster.dtype)
+    first[fe] = cluster
+    return bool(np.array_equal(first[fe], cluster))
 
 
 def absorb(df: pd.DataFrame, names: list[str], clusters: str | Sequence[str] | None = ()) -> Absorbed:
     """FE codes and absorbed df; an FE set nested in any of the cluster variables is marked nested
     (reghdfe)."""
     codes = factorize(df, names)
-    levels = [int(len(np.unique(codes[:, j]))) for j in range(codes.shape[1])]
+    levels = [int(codes[:, j].max()) + 1 if len(codes) else 0 for j in range(codes.shape[1])]
     df_a = _rank([codes[:, j] for j in range(codes.shape[1])], levels)
     clusters = [clusters] if isinstance(clusters, str) else list(clusters or ())
     cls = [pd.factorize(df[c])[0] for c in clusters]
@@ -100,7 +100,8 @@ def absorb(df: pd.DataFrame, names: list[str], clusters: str | Sequence[str] | N
 
 def demean(x: np.ndarray, ab: Absorbed | None, weights: np.ndarray | None = None) -> np.ndarray:
     """Columns of ``x`` with every FE set projected out (or the mean removed when none). Each column is
-    scaled to unit standard deviation first, so the tolerance is relative to the variable's own scale.
+    scaled to unit standard deviation first, so the tolerance is relative to the variable's own scale, and
+    iterates to convergence on its own: demeaning columns together gives what demeaning each alone gives.
     Never called on an empty array: the compiled demeaning aborts the process on one."""
     x = np.asarray(x, dtype=np.float64)
     if ab is None or not ab.names:
@@ -112,7 +113,10 @@ def demean(x: np.ndarray, ab: Absorbed | None, weights: np.ndarray | None = None
     sd = x.std(axis=0)
     sd = np.where(sd > 0, sd, 1.0)
     w = np.ones(x.shape[0]) if weights is None else weights
-    out, ok = _pf_demean(np.ascontiguousarray(x / sd), np.ascontiguousarray(ab.codes), w, tol=DEMEAN_TOL)
+    xs = np.divide(x, sd, out=np.empty(x.shape))  # row-major, as the compiled code wants it
+    out, ok = _pf_demean(xs, np.ascontiguousarray(ab.codes), w, tol=DEMEAN_TOL)
+    del xs
     if not ok:
         raise RuntimeError("fixed-effect demeaning did not converge (tolerance 1e-8)")
-    return out * sd
+    out *= sd
+    return out

@@ -20,18 +20,9 @@ from scipy import stats
 
 from analytics.econometrics import akm
 from analytics.econometrics import diagnostics as dg
-from analytics.econometrics.fixed_effects import absorb, demean
+from analytics.econometrics.design import CONST, AbsorbedDesign, AbsorbedSample, one_blas_thread
 from analytics.econometrics.result import FirstStage, Fit, numeric_flags
-from analytics.econometrics.sample import (
-    Sample,
-    Spec,
-    check_clusters,
-    check_roles,
-    check_size,
-    prepare,
-    screen,
-    var_name,
-)
+from analytics.econometrics.sample import Spec, check_cluster_count, check_roles, check_size, screen, var_name
 from analytics.econometrics.vcov import VcovSpec, n_clusters, sandwich, wald
 
 
@@ -55,9 +46,10 @@ def parse_formula(formula: str) -> Spec:
     return Spec(lhs.strip(), _terms(rhs), fe, endog, inst)
 
 
-def feiv(formula: str | None = None, data: pd.DataFrame | None = None, vcov="robust", *, depvar=None, exog=(),
-         endog=(), instruments=(), absorb_fe=(), drop_singletons: bool = True) -> Fit:
+def feiv(formula: str | None = None, data: pd.DataFrame | AbsorbedDesign | None = None, vcov="robust", *,
+         depvar=None, exog=(), endog=(), instruments=(), absorb_fe=(), drop_singletons: bool = True) -> Fit:
     """Estimate by FE-2SLS (or FE-OLS when there is no endogenous variable). See module docstring.
+    ``data``: a frame, or an ``AbsorbedDesign`` on one whose absorbed samples many specifications share.
 
     Raises ``EstimationError`` (naming the cause) when the model cannot be estimated: no rows left after
     missing values or singletons, fewer rows than parameters, an endogenous regressor absorbed by the FE
@@ -71,50 +63,56 @@ def feiv(formula: str | None = None, data: pd.DataFrame | None = None, vcov="rob
         raise ValueError("AKM standard errors are implemented for 2SLS with shift-share instruments only")
     vs = VcovSpec("robust") if ss is not None else VcovSpec.parse(vcov)
     check_roles(spec)
-    smp = prepare(data, [spec.depvar, *spec.exog, *spec.endog, *spec.instruments], spec.fe, vs, drop_singletons)
-    shares = None
-    if ss is not None:
-        absent = [c for c in ss.columns if c not in data.columns]
-        if absent:
-            raise KeyError(f"column(s) not in data: {', '.join(absent)}")
-        shares = data.loc[smp.data.index, ss.columns]
-    return _estimate(smp, spec, vs, ss, shares)
+    design = data if isinstance(data, AbsorbedDesign) else AbsorbedDesign(data)
+    with one_blas_thread():
+        smp = design.sample([spec.depvar, *spec.exog, *spec.endog, *spec.instruments], spec.fe, vs,
+                            drop_singletons)
+        shares = None
+        if ss is not None:
+            absent = [c for c in ss.columns if c not in design.data.columns]
+            if absent:
+                raise KeyError(f"column(s) not in data: {', '.join(absent)}")
+            shares = design.data[ss.columns].iloc[smp.rows]
+        return _estimate(smp, spec, vs, ss, shares)
 
 
-def _estimate(smp: Sample, spec: Spec, vs: VcovSpec, ss: akm.ShiftShareVcov | None = None,
+def _estimate(smp: AbsorbedSample, spec: Spec, vs: VcovSpec, ss: akm.ShiftShareVcov | None = None,
               shares: pd.DataFrame | None = None) -> Fit:
-    df, flags = smp.data, []
-    n = len(df)
-    groups = check_clusters(df, vs, flags)
-    ab = absorb(df, spec.fe, vs.clusters) if spec.fe else None
+    """Checks, screening and the least-squares solutions on the R factor of the sample's columns; residuals
+    and variance on its n rows."""
+    flags: list[str] = []
+    n, groups, ab = smp.nobs, smp.groups, smp.absorbed
+    check_cluster_count(groups, vs, flags)
     df_full = ab.df_a if ab else 0
     check_size(smp, len(spec.instruments) + len(spec.exog) + (0 if ab else 1), df_full)
-    raw = df[[spec.depvar, *spec.endog, *spec.exog, *spec.instruments]].to_numpy(np.float64)
-    w = demean(raw, ab) if ab else raw.copy()
-    ex, inst, dropped = screen(raw, w if ab else raw - raw.mean(axis=0), spec, flags)
+    cols = [spec.depvar, *spec.endog, *spec.exog, *spec.instruments]
+    smp.load(cols)
+    ex, inst, dropped = screen(np.array([smp.share[c] for c in cols]), smp.rspace(cols, centred=True), spec, flags)
     m = len(spec.endog)
-    y, xen, xex, zex = w[:, 0], w[:, 1:1 + m], w[:, ex], w[:, inst]
-    exog_names = [var_name(spec, c) for c in ex]
-    if ab is None:  # constant as a regressor
-        xex = np.column_stack([xex, np.ones(n)])
-        exog_names.append("_cons")
+    exog_names = [var_name(spec, c) for c in ex] + ([] if ab else [CONST])
     instruments = [var_name(spec, c) for c in inst]
-    check_size(smp, max(len(inst), m) + xex.shape[1], df_full)
+    check_size(smp, max(len(inst), m) + len(exog_names), df_full)
     df_abs = ab.df_absorbed(vs.kind == "cluster") if ab else 0
-    K = m + xex.shape[1] + df_abs
-    X = np.column_stack([xen, xex])
-    Z = np.column_stack([zex, xex])
-    names = [*spec.endog, *exog_names]
-    xhat = Z @ np.linalg.lstsq(Z, X, rcond=None)[0] if m else X
-    beta = np.linalg.lstsq(xhat, y, rcond=None)[0]
+    K = m + len(exog_names) + df_abs
+    xcols, zcols = [*spec.endog, *exog_names], [*instruments, *exog_names]
+    r = smp.rspace([spec.depvar, *xcols, *zcols])
+    ry, rx, rz = r[:, 0], r[:, 1:1 + len(xcols)], r[:, 1 + len(xcols):]
+    rcond = np.finfo(float).eps * n  # lstsq's default cut-off for the n-row problem
+    pi = np.linalg.lstsq(rz, rx, rcond=rcond)[0] if m else None
+    rxhat = rz @ pi if m else rx
+    beta = np.linalg.lstsq(rxhat, ry, rcond=rcond)[0]
+    y, X = smp.w([spec.depvar])[:, 0], smp.w(xcols)
+    Z = smp.w(zcols) if m else None
+    xhat = Z @ pi if m else X
     e = y - X @ beta
-    V = sandwich(xhat, e, vs, K, groups)
+    V = sandwich(xhat, e, vs, K, groups, bread=np.linalg.inv(rxhat.T @ rxhat))
     rss = float(e @ e)
-    yraw = raw[:, 0]
+    names = xcols
     fit = Fit(
         method="2sls" if m else "ols", depvar=spec.depvar, coef=pd.Series(beta, index=names),
         vcov=pd.DataFrame(V, index=names, columns=names), vcov_type=vs.kind, nobs=n, df_resid=n - K, k=K,
-        df_a=df_abs, r2=_r2(rss, yraw - yraw.mean()), r2_within=_r2(rss, y - (y.mean() if ab is None else 0)),
+        df_a=df_abs, r2=_r2(rss, smp.tss[spec.depvar]),
+        r2_within=_r2(rss, smp.ss_within[spec.depvar]),
         rss=rss, fe=list(spec.fe), cluster=vs.cluster, n_clusters=n_clusters(groups), n_input=smp.n_input,
         dropped=dict(smp.dropped), dropped_collinear=dropped, endog=list(spec.endog), instruments=instruments,
         flags=flags,
@@ -122,14 +120,14 @@ def _estimate(smp: Sample, spec: Spec, vs: VcovSpec, ss: akm.ShiftShareVcov | No
     if m:
         _diagnose(fit, y, X, Z, vs, groups, df_full)
         if ss is not None:
+            xen, xex, zex = X[:, :m], X[:, m:], Z[:, :len(instruments)]
             akm.attach(fit, shares, _partial(y, xex), _partial(xen, xex), _partial(zex, xex), e, ss,
                        Z.shape[1] + df_abs, dg.kleibergen_paap_given)
     fit.flags += numeric_flags(fit)
     return fit
 
 
-def _r2(rss: float, centred: np.ndarray) -> float:
-    tss = float(centred @ centred)
+def _r2(rss: float, tss: float) -> float:
     return 1 - rss / tss if tss > 0 else float("nan")
 
 

@@ -22,6 +22,7 @@ from analytics.econometrics.sample import (
     prepare,
     screen,
     var_name,
+    within_share,
 )
 from analytics.econometrics.vcov import VcovSpec, n_clusters
 
@@ -41,7 +42,8 @@ def _screen_exog(spec: Spec, vs: VcovSpec, smp: Sample, flags: list[str]) -> lis
     df_a = ab.df_a if ab else 1  # the constant
     check_size(smp, len(spec.exog), df_a)
     raw = df[[spec.depvar, *spec.exog]].to_numpy(np.float64)
-    ex, _, _ = screen(raw, demean(raw, ab), spec, flags)
+    dm = demean(raw, ab)
+    ex, _, _ = screen(within_share(raw, dm), dm, spec, flags)
     if not ex:
         raise EstimationError(f"no regressor of {spec.depvar} is left to estimate")
     return [var_name(spec, c) for c in ex]

@@ -44,11 +44,27 @@ class Sample:
     n_input: int
     dropped: dict[str, int]
 
+    @property
+    def nobs(self) -> int:
+        return len(self.data)
 
-def _missing_mask(df: pd.DataFrame, numeric: list[str]) -> pd.Series:
-    bad = df.isna().any(axis=1)
-    for c in numeric:
-        bad |= ~np.isfinite(df[c].to_numpy(np.float64, na_value=np.nan))
+
+@dataclass
+class Selection:
+    """The rows of an estimation sample (positions in the frame handed in), their FE and cluster columns,
+    the rows handed in and the rows dropped by reason."""
+
+    rows: np.ndarray
+    keys: pd.DataFrame
+    n_input: int
+    dropped: dict[str, int]
+
+
+def bad_rows(col: pd.Series, numeric: bool) -> np.ndarray:
+    """Rows where ``col`` is missing (or, for a numeric variable, not finite)."""
+    bad = col.isna().to_numpy()
+    if numeric:
+        bad = bad | ~np.isfinite(col.to_numpy(np.float64, na_value=np.nan))
     return bad
 
 
@@ -58,57 +74,94 @@ def _check_numeric(df: pd.DataFrame, numeric: list[str]) -> None:
             raise EstimationError(f"variable {c} is not numeric (dtype {df[c].dtype})")
 
 
-def prepare(data: pd.DataFrame, numeric: list[str], fe: list[str], vs: VcovSpec,
-            drop_singletons: bool = True) -> Sample:
-    """Keep the needed columns, drop rows with missing or infinite values, then (with FE) singletons,
-    iteratively as reghdfe does; raise ``EstimationError`` naming the cause when no row is left."""
+def sample_columns(data: pd.DataFrame, numeric: list[str], fe: list[str], vs: VcovSpec) -> list[str]:
+    """The columns an estimation reads; a ``KeyError`` naming the absent ones, an ``EstimationError`` for a
+    non-numeric variable."""
     cols = list(dict.fromkeys([*numeric, *fe, *vs.clusters]))
     absent = [c for c in cols if c not in data.columns]
     if absent:
         raise KeyError(f"column(s) not in data: {', '.join(absent)}")
-    df = data[cols]
-    _check_numeric(df, numeric)
-    n_input = len(df)
-    bad = _missing_mask(df, numeric)
+    _check_numeric(data, numeric)
+    return cols
+
+
+def select(data: pd.DataFrame, numeric: list[str], fe: list[str], vs: VcovSpec, drop_singletons: bool = True,
+           bad: np.ndarray | None = None) -> Selection:
+    """Drop rows with missing or infinite values (``bad``, when the caller has them), then (with FE)
+    singletons, iteratively as reghdfe does; raise ``EstimationError`` naming the cause when no row is left.
+    Only the FE and cluster columns are copied."""
+    cols = sample_columns(data, numeric, fe, vs)
+    n_input = len(data)
+    if bad is None:
+        bad = np.zeros(n_input, bool)
+        for c in cols:
+            bad |= bad_rows(data[c], c in numeric)
     dropped = {"missing values": int(bad.sum())}
     if bad.all():
-        worst = ", ".join(f"{c} ({int(k):,})" for c, k in df.isna().sum().sort_values(ascending=False).items() if k)
+        na = data[cols].isna().sum().sort_values(ascending=False)
+        worst = ", ".join(f"{c} ({int(k):,})" for c, k in na.items() if k)
         raise EstimationError(f"0 rows left of {n_input:,} after dropping rows with missing or infinite values"
                               + (f"; missing per column: {worst}" if worst else ""))
-    df = df[~bad.to_numpy()]
+    rows = np.flatnonzero(~bad)
+    keys = data[list(dict.fromkeys([*fe, *vs.clusters]))].take(rows)
     if fe and drop_singletons:
-        keep = singleton_mask(factorize(df, fe))
+        keep = singleton_mask(factorize(keys, fe))
         dropped["singletons"] = int((~keep).sum())
         if not keep.any():
             raise EstimationError(f"0 rows after dropping {dropped['singletons']:,} singletons of the fixed effects "
-                                  f"{' + '.join(fe)} ({len(df):,} complete rows)")
-        df = df[keep]
-    return Sample(df, n_input, dropped)
+                                  f"{' + '.join(fe)} ({len(keys):,} complete rows)")
+        if not keep.all():
+            rows, keys = rows[keep], keys[keep]
+    return Selection(rows, keys, n_input, dropped)
+
+
+def prepare(data: pd.DataFrame, numeric: list[str], fe: list[str], vs: VcovSpec,
+            drop_singletons: bool = True) -> Sample:
+    """The sample of ``select`` as a frame of the needed columns."""
+    sel = select(data, numeric, fe, vs, drop_singletons)
+    return Sample(data[sample_columns(data, numeric, fe, vs)].take(sel.rows), sel.n_input, sel.dropped)
 
 
 def check_clusters(df: pd.DataFrame, vs: VcovSpec, flags: list[str]) -> np.ndarray | None:
     """Cluster codes; an error with fewer than two clusters, a warning (and a flag) with few."""
     groups = cluster_codes(df, vs)
+    check_cluster_count(groups, vs, flags)
+    return groups
+
+
+def check_cluster_count(groups: np.ndarray | None, vs: VcovSpec, flags: list[str]) -> None:
+    """An error with fewer than two clusters, a warning (and a flag) with few."""
     g = n_clusters(groups)
     if g is None:
-        return None
+        return
     if g < 2:
         raise EstimationError(f"{g} cluster(s) of {vs.cluster}: clustered standard errors need at least two")
     if g < FEW_CLUSTERS:
         msg = (f"only {g} clusters ({vs.cluster}): cluster-robust asymptotics are doubtful below about "
                f"{FEW_CLUSTERS}; tests with more than {g - 1} restrictions are not reported")
-        warnings.warn(msg, EstimationWarning, stacklevel=3)
+        warnings.warn(msg, EstimationWarning, stacklevel=4)
         flags.append(msg)
-    return groups
+
+
+def column_norms(raw: np.ndarray, demeaned: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per column: ‖raw − mean‖, ‖raw‖ and ‖demeaned‖, a column at a time (no n × p temporaries)."""
+    cols = range(raw.shape[1])
+    return (np.array([np.linalg.norm(raw[:, j] - raw[:, j].mean()) for j in cols]),
+            np.array([np.linalg.norm(raw[:, j]) for j in cols]),
+            np.array([np.linalg.norm(demeaned[:, j]) for j in cols]))
+
+
+def share_from_norms(centred: np.ndarray, norm: np.ndarray, within: np.ndarray) -> np.ndarray:
+    """``within_share`` from the ``column_norms``."""
+    scale = np.maximum(norm, np.finfo(float).tiny)
+    share = within / np.where(centred > 0, centred, 1.0)
+    return np.where(centred <= 1e-12 * scale, 0.0, share)
 
 
 def within_share(raw: np.ndarray, demeaned: np.ndarray) -> np.ndarray:
     """‖demeaned‖ / ‖raw − mean‖ per column: the share of a variable's variation the FE leave; 0 for a
     constant column (absorbed by the constant every FE set contains)."""
-    centred = np.linalg.norm(raw - raw.mean(axis=0), axis=0)
-    scale = np.maximum(np.linalg.norm(raw, axis=0), np.finfo(float).tiny)
-    share = np.linalg.norm(demeaned, axis=0) / np.where(centred > 0, centred, 1.0)
-    return np.where(centred <= 1e-12 * scale, 0.0, share)
+    return share_from_norms(*column_norms(raw, demeaned))
 
 
 def dependent_on_earlier(m: np.ndarray, start: int = 0) -> list[int]:
@@ -123,11 +176,11 @@ def dependent_on_earlier(m: np.ndarray, start: int = 0) -> list[int]:
     return [j for j in range(start, m.shape[1]) if norms[j] == 0 or j >= len(diag) or diag[j] <= COLLINEAR_TOL]
 
 
-def check_size(smp: Sample, params: int, df_a: int) -> None:
+def check_size(smp, params: int, df_a: int) -> None:
     """At least one residual degree of freedom beyond ``params`` coefficients (for 2SLS: the first-stage
     ones, instruments + exogenous regressors) and the ``df_a`` absorbed by the FE; otherwise N − K or N − L
     would be zero or negative."""
-    n = len(smp.data)
+    n = smp.nobs
     if n <= params + df_a:
         drops = ", ".join(f"{v:,} {k}" for k, v in smp.dropped.items())
         raise EstimationError(f"{n:,} rows for {params + df_a:,} parameters ({params} coefficients, {df_a:,} "
@@ -154,15 +207,17 @@ def _warn(flags: list[str], msg: str) -> None:
     flags.append(msg)
 
 
-def screen(raw: np.ndarray, dm: np.ndarray, spec: Spec, flags: list[str]) -> tuple[list[int], list[int], list[str]]:
-    """Columns of exogenous regressors and instruments to keep, as indices into ``raw`` (depvar, endog,
-    exog, instruments) and ``dm`` (the same demeaned, or centred without FE), and the names dropped.
+def screen(share: np.ndarray, dm: np.ndarray, spec: Spec, flags: list[str]) -> tuple[list[int], list[int], list[str]]:
+    """Columns of exogenous regressors and instruments to keep, as indices into the variables (depvar,
+    endog, exog, instruments), and the names dropped. ``share``: their ``within_share``; ``dm``: the
+    variables demeaned (centred without FE), or any matrix with the same cross-products, such as the R
+    factor of their QR decomposition (every check below depends on the columns only through these).
 
     Absorbed (by the FE, or constant without FE) or collinear exogenous regressors and instruments are
     dropped with a warning; an absorbed or collinear endogenous regressor, or too few instruments left, is
     an ``EstimationError``. A dependent variable without variation is flagged."""
     m, p = len(spec.endog), len(spec.exog)
-    absorbed = within_share(raw, dm) < ABSORBED_TOL
+    absorbed = share < ABSORBED_TOL
     how = f"absorbed by the fixed effects {' + '.join(spec.fe)}" if spec.fe else "constant"
     if absorbed[0]:
         _warn(flags, f"dependent variable {spec.depvar} is {how}: its coefficients are meaningless")

@@ -77,8 +77,8 @@ def n_clusters(groups: np.ndarray | None) -> int | None:
 
 
 def _one_way(scores: np.ndarray, codes: np.ndarray) -> np.ndarray:
-    sums = np.zeros((int(codes.max()) + 1, scores.shape[1]))
-    np.add.at(sums, codes, scores)
+    g = int(codes.max()) + 1
+    sums = np.column_stack([np.bincount(codes, weights=scores[:, j], minlength=g) for j in range(scores.shape[1])])
     return sums.T @ sums
 
 
@@ -102,10 +102,12 @@ def small_factor(kind: str, n: int, k: int, g: int | None) -> float:
     return n / (n - k)
 
 
-def sandwich(xhat: np.ndarray, resid: np.ndarray, spec: VcovSpec, k: int, groups=None) -> np.ndarray:
-    """Variance of (X̂'X̂)⁻¹X̂'y with the small-sample factor for K = ``k``."""
+def sandwich(xhat: np.ndarray, resid: np.ndarray, spec: VcovSpec, k: int, groups=None,
+             bread: np.ndarray | None = None) -> np.ndarray:
+    """Variance of (X̂'X̂)⁻¹X̂'y with the small-sample factor for K = ``k``; ``bread``: (X̂'X̂)⁻¹ when the
+    caller has it (e.g. from the R factor of a QR decomposition)."""
     n = xhat.shape[0]
-    bread = np.linalg.inv(xhat.T @ xhat)
+    bread = np.linalg.inv(xhat.T @ xhat) if bread is None else bread
     if spec.kind == "iid":
         return bread * (resid @ resid) / (n - k)
     m = meat(xhat * resid[:, None], spec.kind, groups)
