@@ -84,7 +84,7 @@ def buyer_outcomes(st: Study, buyers: pd.Index, restricted: bool = True) -> pd.D
 
 def table_3(st: Study, restricted: bool = True, number: str = "3", variant: str = "") -> Exhibit:
     """Table 3 (eq. 1); ``restricted`` and ``variant`` serve the robustness exhibits (footnotes 24, 25)."""
-    d = buyer_outcomes(st, st.sample_buyers(exclude_importers=True), restricted)
+    d = buyer_outcomes(st, st.regression_buyers(exclude_importers=True), restricted)
     cols = {"Δlog(Sales)": "d_log_sales", "Δlog(Nb. Sellers)": "d_log_sellers",
             "Δlog(Nb. Input Industries)": "d_log_industries", "Δlog(Nb. Source Regions)": "d_log_regions",
             "DHS Δdist": "dhs_dist", "Δlog(dist)": "d_log_dist", "Add vs drop dist": "add_vs_drop_dist"}
@@ -105,7 +105,7 @@ def table_3(st: Study, restricted: bool = True, number: str = "3", variant: str 
 def sourcing_counts(st: Study, year: int, level: str = "jsic3") -> pd.DataFrame:
     """N_isr: sellers of buyer i in input industry s (``level``: 3-digit, or 4-digit for footnote 38) and
     prefecture r, regression-sample buyers."""
-    l = st.links_of(year, st.sample_buyers())
+    l = st.links_of(year, st.regression_buyers())
     f = st.firms[year]
     d = pd.DataFrame({"buyer_id": l.buyer_id.to_numpy(), "s": f[level].reindex(l.seller_id).to_numpy(),
                       "r": f.pref.reindex(l.seller_id).to_numpy()})
@@ -211,7 +211,7 @@ def sector_characteristics(st: Study) -> pd.DataFrame:
 
 def incidence_frame(st: Study) -> pd.DataFrame:
     """Buyer × sector (12) × source prefecture: dummy for sourcing, ln(dist + 1) interactions (Table 5)."""
-    buyers = st.sample_buyers()
+    buyers = st.regression_buyers()
     l = st.links_of(st.y0, buyers)
     f = st.firms[st.y0]
     sec = st.jsic.set_index("jsic4").sector12
@@ -303,7 +303,7 @@ def table_5(st: Study) -> Exhibit:
 
 def table_a4(st: Study) -> Exhibit:
     y = st.y1
-    buyers = st.sample_buyers()
+    buyers = st.regression_buyers()
     l = st.links_of(y, buyers)
     sc = nw.sourcing_scope(l, st.firms[y]).reindex(buyers)
     b = st.buyers.reindex(buyers)
@@ -359,7 +359,7 @@ def pair_sample(st: Study, kind: str, mean: str = "arithmetic") -> pd.DataFrame:
     sample; seller characteristics x_j of the base vintage (sales, employees, distance) relative to x̄_i,
     the mean over the buyer's sellers in the sample: its base-vintage sellers for ``drop``, its later-
     vintage sellers (x̄_i10 of Table 8) for ``add`` (``mean``: see ``relative_to_buyer_mean``)."""
-    buyers = st.sample_buyers(exclude_importers=True)
+    buyers = st.regression_buyers(exclude_importers=True)
     pairs = nw.add_drop_pairs(st.links_of(st.y0, buyers), st.links_of(st.y1, buyers))
     keep = ["continuing", "dropped"] if kind == "drop" else ["continuing", "added"]
     p = pairs[pairs.status.isin(keep)].copy()
@@ -566,7 +566,7 @@ def table_8_inference(st: Study) -> Exhibit:
 def industry_sample(st: Study, kind: str) -> pd.DataFrame:
     """Buyer × manufacturing input industry (3-digit) for eq. (19): ``drop`` = industries sourced in the
     base vintage; ``add`` = every other industry, dropped ones excluded (continuing and never = 0)."""
-    buyers = st.sample_buyers(exclude_importers=True)
+    buyers = st.regression_buyers(exclude_importers=True)
     pairs = nw.add_drop_pairs(st.links_of(st.y0, buyers), st.links_of(st.y1, buyers))
     g = nw.add_drop_by_industry(pairs, st.firms[st.y0])
     mfg3 = st.chars.index

@@ -80,6 +80,9 @@ def run_all(data_root: str | Path, out_dir: str | Path, store: str = "embedded",
     ``isolate`` each exhibit runs in a forked child process so that a crash in compiled code ends only it.
     Returns the summary (also written to summary.json); with ``return_exhibits`` the pair (summary, the
     exhibits in the paper's order), as ``prodnet.open(root).run_all(out)`` uses it."""
+    unknown = [n for n in only or [] if n not in PAPER_ORDER]
+    if unknown:
+        raise ValueError(f"unknown exhibit(s) {', '.join(unknown)}; available: {', '.join(PAPER_ORDER)}")
     root, out = Path(data_root), Path(out_dir)
     work = Path(work) if work else default_work_dir(root)
     (out / "figures").mkdir(parents=True, exist_ok=True)

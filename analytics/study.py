@@ -96,6 +96,23 @@ class Study:
             b = b[~b.imp05.astype(bool)]
         return b.index
 
+    def regression_buyers(self, exclude_importers: bool = False) -> pd.Index:
+        """``sample_buyers`` for the regressions: an empty sample, or (offshoring regressions) one without
+        any import starter, is not estimable, with the reason in words."""
+        from analytics.guard import NotEstimable
+
+        b = self.sample_buyers(exclude_importers)
+        matched = int(self.buyers.index.isin(self.both).sum())
+        if len(b) == 0:
+            raise NotEstimable(f"no manufacturing buyer in both vintages is matched to the survey of both {self.y0} "
+                               f"and {self.y1} ({matched:,} survey firms matched to TSR firms of both vintages)"
+                               + ("; every one of them imported already" if exclude_importers and
+                                  len(self.sample_buyers()) else ""))
+        if exclude_importers and not (self.buyers.imp_starter.reindex(b) == 1).any():
+            raise NotEstimable(f"no import starter (no import in {self.y0}, imports in {self.y1}) among the {len(b):,} "
+                               "buyers of the sample: the effect of starting to import is not identified")
+        return b
+
     def links_of(self, year: int, buyers: pd.Index, clean: bool = True) -> pd.DataFrame:
         """Links of the given buyers (clean: see ``clean_links``)."""
         l = self.clean_links(year) if clean else self.links[year]
@@ -106,14 +123,16 @@ class Study:
 
 def _status(survey: pd.DataFrame, y0: int, y1: int) -> pd.DataFrame:
     s = survey[survey.tsr_id.fillna("") != ""]
-    imp = s.pivot_table(index="tsr_id", columns="year", values="imports_total", aggfunc="first")
+    # a survey year without any match to TSR is a column of missing values, not a missing column
+    imp = s.pivot_table(index="tsr_id", columns="year", values="imports_total", aggfunc="first").reindex(
+        columns=[y0, y1])
     out = pd.DataFrame(index=imp.index)
     out["imp05"] = (imp[y0] > 0).where(imp[y0].notna())
     out["imp10"] = (imp[y1] > 0).where(imp[y1].notna())
     i0, i1 = out.imp05.fillna(False).astype(bool), out.imp10.fillna(False).astype(bool)
     out["status"] = np.select([i0 & i1, ~i0 & i1, i0 & ~i1], ["continuing", "starter", "stopper"], "non")
     out["imp_starter"] = (~i0 & i1).astype(float)
-    sales = s.pivot_table(index="tsr_id", columns="year", values="sales", aggfunc="first")
+    sales = s.pivot_table(index="tsr_id", columns="year", values="sales", aggfunc="first").reindex(columns=[y0, y1])
     out["log_sales05"] = np.log(sales[y0].where(sales[y0] > 0))
     out["log_sales10"] = np.log(sales[y1].where(sales[y1] > 0))
     return out

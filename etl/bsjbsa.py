@@ -48,11 +48,11 @@ _JOINED_END = r"(?=\n?(?:\x00|\Z))"  # where ``$`` matches for one value of a NU
 
 def _keys(df: pd.DataFrame, *, names: list[str] | None = None) -> pd.DataFrame:
     """Normalised name ``n``, phone ``p`` and address ``a`` of each row, one joined pass per column."""
-    return pd.DataFrame({
+    return pd.DataFrame({  # typed as text even when empty (no candidate firm), so the merges below hold
         "n": names if names is not None else map_text(df.name, normalize_name),
         "p": map_text(df.phone, normalize_phone, lambda x: normalize_phone(x, keep="\x00")),
         "a": map_text(df.address, normalize_address, lambda x: normalize_address(x, end=_JOINED_END)),
-    }, index=df.index)
+    }, index=df.index, dtype=object)
 
 
 def survey_years(root: Path) -> list[int]:

@@ -301,6 +301,11 @@ def run_etl(root: Path, work: Path | None = None, years: list[int] | None = None
     warnings = rejection_warnings(out, warn_share)
     if not survey_years(root):
         warnings.append(f"{root / 'bsjbsa'}: no survey file (bsjbsa/<YEAR>.csv); the survey-based tables need one")
+    m = out["bsjbsa"].get("match") or {}
+    if survey_years(root) and m and not m.get("matched"):
+        warnings.append(f"{root / 'bsjbsa'}: no survey firm matched a TSR firm ({m.get('ambiguous', 0):,} ambiguous, "
+                        f"{m.get('unmatched', 0):,} unmatched): check names, phones and addresses, and that survey_id "
+                        "stays the same for a firm across survey years; the survey-based tables need matches")
     out["warnings"] = warnings
     if problems:
         out["errors"] = problems

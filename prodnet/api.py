@@ -197,7 +197,7 @@ class Network:
 
         t, st = table_name(name), self.study(y0, y1)
         if t == "table_3":
-            return regressions.buyer_outcomes(st, st.sample_buyers(exclude_importers=True), **kw)
+            return regressions.buyer_outcomes(st, st.regression_buyers(exclude_importers=True), **kw)
         if t == "table_4":
             ref, theta = kw.pop("reference", "nearest"), kw.pop("theta", "theta_cp")
             return regressions.eq15_frame(st, kw.pop("year", None) or st.y0, ref, theta, **kw)

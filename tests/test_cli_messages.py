@@ -66,6 +66,8 @@ def test_bad_parameters(capsys, root):
                    "parameter year must be int", "'abc'")
     one_line_error(*cli(capsys, "query", "firm", "-p", "firm_id=1", "-p", "x=2", *r), 2, "unknown parameter(s) x")
     one_line_error(*cli(capsys, "query", "nosuch", *r), 2, "no query named 'nosuch'")
+    one_line_error(*cli(capsys, "run-all", root, root / "out", "--only", "table_77"), 2,
+                   "unknown exhibit(s) table_77; available: table_1, table_2")
     one_line_error(*cli(capsys, "query", "upstream_reach", "-p", "firm_id=0001", "-p", "year=2010", "-p", "k=7", *r),
                    2, "parameter k must be between 1 and 3, got 7")
     one_line_error(*cli(capsys, "query", "top_buyers", "-p", "year=1999", "-p", "limit=3", *r), 2,

@@ -362,3 +362,18 @@ def test_typed_parquet_numbers_and_flags_read_as_their_text(tmp_path):
     assert got.jsic4.tolist() == jsic.jsic4.tolist() and got.jsic4.str.startswith("0").any()
     assert got.manufacturing.tolist() == jsic.manufacturing.astype(int).tolist()
     assert [("" if pd.isna(v) else str(v)) for v in got.sector12] == jsic.sector12.tolist()  # 1..12 or empty
+
+
+def test_survey_matching_nothing_is_a_warning(tmp_path):
+    from tests.fixture_root import _survey
+
+    root = _fresh(tmp_path)
+    for f in (root / "bsjbsa").glob("*.*"):
+        f.unlink()
+    for y in (2005, 2010):  # per-year survey ids and names that match no TSR firm
+        s = _survey(y).assign(survey_id=lambda d, y=y: d.survey_id + f"-{y}", name="該当なし工業", phone="",
+                              address="北海道札幌市中央区北1条西2丁目")
+        write_csv(root / f"bsjbsa/{y}.csv", s)
+    report = run_etl(root, root / ".prodnet")
+    assert report["bsjbsa"]["match"].get("matched", 0) == 0
+    assert any("no survey firm matched a TSR firm" in w and "survey_id" in w for w in report["warnings"])
