@@ -91,13 +91,9 @@ def survey_raw(root, year: int) -> pd.DataFrame:
     return b
 
 
-def test_wage_table_recomputed_and_planted(run, truth, small_root):
-    """Table W1 column 2 by numpy least squares from the raw files; the gap between estimate and planted
-    value is exactly the least-squares projection of the planted noise (truth.json)."""
-    out, s = run
-    w = read_raw(small_root / "industry/wages.csv")
-    w["ineq"] = np.log(pd.to_numeric(w.wage_high) / pd.to_numeric(w.wage_low))
-    ineq = w.pivot_table(index="jsic3", columns="year", values="ineq")
+def _wage_changes(small_root, ineq: pd.DataFrame) -> pd.DataFrame:
+    """Per 3-digit industry from the raw survey files: Δ inequality y, Δ offshoring off, base-year foreign
+    outsourcing fo and its standardised value z."""
     off = {}
     for y in (Y0, Y1):
         b = survey_raw(small_root, y)
@@ -108,6 +104,17 @@ def test_wage_table_recomputed_and_planted(run, truth, small_root):
     g = b.assign(o=pd.to_numeric(b.outsourcing_abroad), p=pd.to_numeric(b.purchases)).groupby("jsic3")[["o", "p"]].sum()
     d = pd.DataFrame({"y": ineq[str(Y1)] - ineq[str(Y0)], "off": off[Y1] - off[Y0], "fo": g.o / g.p}).dropna()
     d["z"] = (d.fo - d.fo.mean()) / d.fo.std()
+    return d
+
+
+def test_wage_table_recomputed_and_planted(run, truth, small_root):
+    """Table W1 column 2 by numpy least squares from the raw files; the gap between estimate and planted
+    value is exactly the least-squares projection of the planted noise (truth.json)."""
+    out, s = run
+    w = read_raw(small_root / "industry/wages.csv")
+    w["ineq"] = np.log(pd.to_numeric(w.wage_high) / pd.to_numeric(w.wage_low))
+    ineq = w.pivot_table(index="jsic3", columns="year", values="ineq")
+    d = _wage_changes(small_root, ineq)
     X = np.column_stack([np.ones(len(d)), d.off, d.off * d.z, d.z])
     coef = np.linalg.lstsq(X, d.y.to_numpy(), rcond=None)[0]
     noise = pd.Series(truth["counts"]["wages"]["noise"])
@@ -135,16 +142,7 @@ def test_wage_table_controls_by_linearmodels(run, small_root):
     w["ineq"] = np.log(w.wage_high / w.wage_low)
     ineq = w.pivot_table(index="jsic3", columns="year", values="ineq")
     base = w[w.year == str(Y0)].set_index("jsic3")
-    off = {}
-    for y in (Y0, Y1):
-        b = survey_raw(small_root, y)
-        g = b.assign(i=pd.to_numeric(b.imports_total), p=pd.to_numeric(b.purchases)).groupby("jsic3")[["i", "p"]].sum()
-        off[y] = g.i / g.p
-    b = survey_raw(small_root, Y0)
-    b = b[b.outsourcing_abroad != ""]
-    g = b.assign(o=pd.to_numeric(b.outsourcing_abroad), p=pd.to_numeric(b.purchases)).groupby("jsic3")[["o", "p"]].sum()
-    d = pd.DataFrame({"y": ineq[str(Y1)] - ineq[str(Y0)], "off": off[Y1] - off[Y0], "fo": g.o / g.p}).dropna()
-    d["z"] = (d.fo - d.fo.mean()) / d.fo.std()
+    d = _wage_changes(small_root, ineq)
     d["oz"], d["const"] = d.off * d.z, 1.0
     d["ineq0"] = ineq[str(Y0)]
     d["ln_emp0"] = np.log(base.emp_high + base.emp_low)
