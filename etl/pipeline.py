@@ -51,8 +51,10 @@ def vintages(root: Path) -> list[int]:
     return sorted(int(p.name) for p in d.iterdir() if p.is_dir() and p.name.isdigit())
 
 
-def fingerprint(paths: list[Path]) -> str:
-    h = hashlib.sha256()
+def fingerprint(paths: list[Path], encoding: str | None = None) -> str:
+    """Input files' paths, sizes and modification times, and the encoding asked for (so a run with another
+    ``--encoding`` reads the files again instead of reusing tables decoded otherwise)."""
+    h = hashlib.sha256(f"encoding={encoding or 'detect'}".encode())
     for p in sorted(paths):
         st = p.stat()
         h.update(f"{p}|{st.st_size}|{st.st_mtime_ns}".encode())
@@ -146,7 +148,7 @@ def etl_vintage(root: Path, year: int, cache: Cache, encoding: str | None = None
     """Company and linkage file of one vintage → ``firms_<year>``, ``links_<year>``; the report has an
     ``error`` when either file is missing, unreadable or yields no usable row."""
     part = f"tsr/{year}"
-    fp = fingerprint(_inputs(root, part))
+    fp = fingerprint(_inputs(root, part), encoding)
     outputs = [f"firms_{year}", f"links_{year}"]
     if not force and cache.fresh(part, fp, outputs):
         return cache.manifest[part]["report"] | {"reused": True}
@@ -178,7 +180,7 @@ def etl_vintage(root: Path, year: int, cache: Cache, encoding: str | None = None
 
 def etl_industry(root: Path, cache: Cache, encoding: str | None = None, force: bool = False) -> dict:
     """Every industry file → ``industry_<name>``; all or nothing."""
-    fp = fingerprint(_inputs(root, "industry"))
+    fp = fingerprint(_inputs(root, "industry"), encoding)
     names = [f"industry_{n}" for n in FILES]
     if not force and cache.fresh("industry", fp, names):
         return cache.manifest["industry"]["report"] | {"reused": True}
@@ -203,7 +205,7 @@ def etl_industry(root: Path, cache: Cache, encoding: str | None = None, force: b
 def etl_bsjbsa(root: Path, cache: Cache, years: list[int], encoding: str | None = None, force: bool = False) -> dict:
     """Every survey year → ``bsjbsa`` (stacked, with the matched ``tsr_id``) and ``bsjbsa_match``, matched
     against the firms of ``years``; all or nothing. A survey file with no usable row is an error."""
-    fp = fingerprint(_inputs(root, "bsjbsa") + sum((_inputs(root, f"tsr/{y}") for y in years), []))
+    fp = fingerprint(_inputs(root, "bsjbsa") + sum((_inputs(root, f"tsr/{y}") for y in years), []), encoding)
     if not force and cache.fresh("bsjbsa", fp, ["bsjbsa", "bsjbsa_match", "bsjbsa_sectors"]):
         return cache.manifest["bsjbsa"]["report"] | {"reused": True}
     frames, reps, qs, problems = [], [], [], []

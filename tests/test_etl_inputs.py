@@ -377,3 +377,12 @@ def test_survey_matching_nothing_is_a_warning(tmp_path):
     report = run_etl(root, root / ".prodnet")
     assert report["bsjbsa"]["match"].get("matched", 0) == 0
     assert any("no survey firm matched a TSR firm" in w and "survey_id" in w for w in report["warnings"])
+
+
+def test_another_encoding_reads_the_files_again(tmp_path):
+    root = _fresh(tmp_path)
+    assert etl_cli(root).exit_code == 0
+    again = etl_cli(root)
+    assert again.exit_code == 0
+    wrong = etl_cli(root, "--encoding", "utf-8")  # the fixture has CP932 files: not reused, refused
+    _assert_error(wrong, "cp932")
