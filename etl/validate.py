@@ -118,7 +118,11 @@ def _to_float(s: pd.Series) -> np.ndarray:
         arr = pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
         return pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False)
     except (pa.ArrowInvalid, pa.ArrowTypeError):
-        return pd.to_numeric(s.where(s != ""), errors="coerce").to_numpy(dtype=float)
+        out = pd.to_numeric(s.where(s != ""), errors="coerce").to_numpy(dtype=float, copy=True)
+        retry = np.isnan(out) & (s != "").to_numpy()  # full-width digits (１９８０) and signs, as in addresses
+        if retry.any():
+            out[retry] = pd.to_numeric(s[retry].str.normalize("NFKC").str.strip(), errors="coerce").to_numpy(float)
+        return out
 
 
 def _check(col: Column, s: pd.Series) -> tuple[list[tuple[pd.Series, str]], pd.Series | None]:

@@ -386,3 +386,12 @@ def test_another_encoding_reads_the_files_again(tmp_path):
     assert again.exit_code == 0
     wrong = etl_cli(root, "--encoding", "utf-8")  # the fixture has CP932 files: not reused, refused
     _assert_error(wrong, "cp932")
+
+
+def test_full_width_numbers_are_read_like_ascii():
+    import numpy as np
+
+    from etl.validate import _to_float
+
+    got = _to_float(pd.Series(["１９８０", "12", "", "many", "－３", "１，０００", "1,000"]))
+    np.testing.assert_array_equal(got, [1980, 12, np.nan, np.nan, -3, np.nan, np.nan])
