@@ -125,6 +125,8 @@ def test_notations_match_the_district_point_exactly():
     ("長野県長野市大字南長野字幅下692-2", "20201", "大字南長野"),          # 大字 and 字
     ("東京都千代田区霞ケ関1-1", "13101", "霞が関一丁目"),                   # ケ / が
     ("埼玉県さいたま市高砂3-15-1", "11107", "高砂三丁目"),                  # designated city without its ward
+    ("〒163-8001 東京都新宿区西新宿2-8-1", "13104", "西新宿二丁目"),         # postal code written in front
+    ("新宿区西新宿2-8-1", "13104", "西新宿二丁目"),                         # no prefecture: one ward has it
 ])
 def test_notation_examples(address, muni, town):
     t = towns()
@@ -137,6 +139,10 @@ def test_notation_examples(address, muni, town):
 def test_old_code_maps_to_current(changes):
     g = Geocoder(changes)
     assert g.current_code("11204") == "11100" and g.current_code("13104") == "13104"
+
+
+def test_no_prefecture_and_a_ward_name_of_several_cities_is_not_guessed():
+    assert Geocoder().geocode("中央区心斎橋筋1-1")[2] == "none"  # Osaka's 中央区, not Tokyo's
 
 
 def test_unknown_current_code_is_refused():

@@ -139,6 +139,8 @@ _KYOTO_DIRECTION = re.compile(r"通.*?(?:上る|下る|上ル|下ル|東入る|�
 _CHOME_HYPHEN = re.compile(r"^(.*?\D)(\d{1,2})(?:-|番|$)")
 _CHOME_KEY = re.compile(r"^(.*\D)\d+丁目$")
 _WARD = re.compile(r"^\D{1,4}?区")
+# A postal code written into the address (〒163-8001東京都…); the code itself belongs in postal_code.
+_POSTAL_MARK = re.compile(r"〒\d{3}[-‐‑‒–—―−ーｰ]?\d{4}")
 
 
 @lru_cache(maxsize=1)
@@ -199,6 +201,7 @@ def address_key(text: str) -> str:
     """Canonical form used for matching (never shown): NFKC, no spaces, old kanji → new, one hyphen,
     numbers before 丁目/条/線/番/号 in arabic digits (kanjize), ケ/ヶ/が and ノ/之/の unified."""
     s = re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(text))).translate(_variants())
+    s = _POSTAL_MARK.sub("", s)
     s = _DASH.sub("-", s)
     s = _KANJI_NUMBER.sub(lambda m: _kanji_number(m.group(0)), s)
     return s.translate(_KEY_CHARS)
@@ -399,8 +402,13 @@ class Geocoder:
         s = address_key(address or "") if key is None else key
         pref, rest = self._split_pref(s)
         pref = pref or (int(pref_code) if pref_code is not None else None)
-        if pref is None:
-            return None, None, rest
+        if pref is None:  # no prefecture written: taken from the municipality and district when only one
+            hits = []    # prefecture has both (a bare 中央区 is a ward of several cities)
+            for p in self._munis:
+                muni, r = self._match_muni(p, rest)
+                if muni is not None and self._match_town(muni[0], r, muni[3]) is not None:
+                    hits.append((p, muni, r))
+            return hits[0] if len(hits) == 1 else (None, None, rest)
         muni, rest = self._match_muni(pref, rest)
         return pref, muni, rest
 
