@@ -181,7 +181,8 @@ def load(
         with _store(store, root, db, work) as s:
             fresh = s.is_current(cache, years)
             if not fresh or rebuild:
-                st(f"graph ({store}): {'rebuild' if rebuild else 'load'}")
+                why = "rebuild asked" if rebuild else fresh.reason.split(": run `prodnet load")[0]
+                st(f"graph ({store}): load ({why})")
                 meta = s.load(cache, years, progress=st, rebuild=rebuild)
     _print_load_report(rep)
     out.print(f"graph ({store}): {meta}" if not fresh or rebuild
