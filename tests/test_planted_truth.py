@@ -40,14 +40,6 @@ def test_2sls_recovers_planted_effects_and_ols_does_not(medium, kind):
     table = "table_7" if kind == "drop" else "table_8"
     names = [k for k, r in rows.items() if r["exhibit"] == table and not r.get("ols")]
     assert len(names) == (2 if kind == "drop" else 3)
-    if kind == "add":
-        # x̄_i10 (Table 8) is the arithmetic mean over the buyer's 2010 sellers, added ones included: the
-        # reference moves with the outcome, so shock_i × log(x_j/x̄_i10) carries a buyer-level part correlated
-        # with who starts importing, and the 2SLS Imp Starter level is off the oracle (seed 11: 0.149 vs
-        # 0.058, 3.7 clustered SEs); its interactions, the effects eq. (16) is about, are recovered
-        beta = rows["table_8: add_beta (Imp Starter, add)"]
-        assert beta["estimate"] > beta["oracle"]
-        names = [k for k in names if not k.startswith("table_8: add_beta")]
     for name in names:
         r = rows[name]
         assert abs(r["estimate"] - r["planted"]) < 3 * r["std_error"], r
