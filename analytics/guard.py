@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from analytics.econometrics.design import AbsorbedDesign
 from analytics.econometrics.fixed_effects import absorb, factorize, singleton_mask
 from analytics.econometrics.iv import feiv, parse_formula
 from analytics.econometrics.result import EstimationError, Fit
@@ -104,12 +105,14 @@ def first_stage_flags(fit: Fit, endog: str) -> str | None:
     return f"first-stage F of {endog} is {f:.3g}, below {WEAK_FIRST_STAGE_F:g}: the instruments carry no information"
 
 
-def fit_column(formula: str, data: pd.DataFrame, vcov="robust", where: str = "", context: str = "") -> Column:
-    """Estimate one column by ``feiv`` after checking its sample; any failure becomes the column's reason
+def fit_column(formula: str, data: pd.DataFrame | AbsorbedDesign, vcov="robust", where: str = "",
+               context: str = "") -> Column:
+    """Estimate one column by ``feiv`` (on a frame, or a design several columns share) after checking its
+    sample; any failure becomes the column's reason
     (``context`` appended, e.g. the sample's size), warnings are re-raised prefixed with ``where``."""
     cluster = vcov.get("cluster") if isinstance(vcov, dict) else None
     try:
-        s = inspect_sample(formula, data, cluster)
+        s = inspect_sample(formula, data.data if isinstance(data, AbsorbedDesign) else data, cluster)
         check_sample(s, bool(parse_formula(formula).fe))
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")

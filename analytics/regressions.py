@@ -105,20 +105,24 @@ def table_3(st: Study, restricted: bool = True, number: str = "3", variant: str 
 def sourcing_counts(st: Study, year: int, level: str = "jsic3") -> pd.DataFrame:
     """N_isr: sellers of buyer i in input industry s (``level``: 3-digit, or 4-digit for footnote 38) and
     prefecture r, regression-sample buyers."""
+    return st.memo(("sourcing_counts", year, level), lambda: _sourcing_counts(st, year, level))
+
+
+def _sourcing_counts(st: Study, year: int, level: str) -> pd.DataFrame:
     l = st.links_of(year, st.regression_buyers())
-    f = st.firms[year]
-    d = pd.DataFrame({"buyer_id": l.buyer_id.to_numpy(), "s": f[level].reindex(l.seller_id).to_numpy(),
-                      "r": f.pref.reindex(l.seller_id).to_numpy()})
-    d = d.dropna()
-    n = d.groupby(["buyer_id", "s", "r"]).size().rename("N").reset_index()
-    n["home"] = f.pref.reindex(n.buyer_id).to_numpy()
-    return n.dropna(subset=["home"]).astype({"r": int, "home": int})
+    s, b = l.s.to_numpy(), l.b.to_numpy()  # integer firm codes: attributes by position, no string matching
+    pref = st.arr(year, "pref")
+    d = pd.DataFrame({"b": b, "s": st.arr(year, level)[s], "r": pref[s]}).dropna()
+    n = d.groupby(["b", "s", "r"]).size().rename("N").reset_index()
+    n["home"] = pref[n.b.to_numpy()]
+    n.insert(0, "buyer_id", st.ids[n.b.to_numpy()])
+    return n.drop(columns="b").dropna(subset=["home"]).astype({"r": int, "home": int})
 
 
 def eq15_frame(st: Study, year: int, reference: str, theta: str, level: str = "jsic3") -> pd.DataFrame:
     """Rows (i, s, r ≠ reference) with log N_isr/N_is,ref and the distance interactions of eq. (15); input
     industries at ``level`` (characteristics of the 3-digit group)."""
-    n = sourcing_counts(st, year, level)
+    n = sourcing_counts(st, year, level).copy()
     dm = capital_distance_matrix()
     n["d"] = dm.to_numpy()[n.home.to_numpy() - 1, n.r.to_numpy() - 1]
     if reference == "nearest":
@@ -358,7 +362,12 @@ def pair_sample(st: Study, kind: str, mean: str = "arithmetic") -> pd.DataFrame:
     (later-vintage links: continuing vs added). Non-importing manufacturing buyers of the regression
     sample; seller characteristics x_j of the base vintage (sales, employees, distance) relative to x̄_i,
     the mean over the buyer's sellers in the sample: its base-vintage sellers for ``drop``, its later-
-    vintage sellers (x̄_i10 of Table 8) for ``add`` (``mean``: see ``relative_to_buyer_mean``)."""
+    vintage sellers (x̄_i10 of Table 8) for ``add`` (``mean``: see ``relative_to_buyer_mean``). Computed once
+    per study (callers must not modify it)."""
+    return st.memo(("pair_sample", kind, mean), lambda: _pair_sample(st, kind, mean))
+
+
+def _pair_sample(st: Study, kind: str, mean: str) -> pd.DataFrame:
     buyers = st.regression_buyers(exclude_importers=True)
     pairs = nw.add_drop_pairs(st.links_of(st.y0, buyers), st.links_of(st.y1, buyers))
     keep = ["continuing", "dropped"] if kind == "drop" else ["continuing", "added"]
@@ -382,10 +391,19 @@ def pair_sample(st: Study, kind: str, mean: str = "arithmetic") -> pd.DataFrame:
 FE16 = "in_ind + b_ind + src_pref + b_pref"
 
 
+def pair_design(st: Study, kind: str, p: pd.DataFrame) -> AbsorbedDesign | pd.DataFrame:
+    """The absorbed design of the study's pair sample (its FE absorbed once for every column, vcov and table
+    that uses it); a frame other than the study's sample is returned as it is."""
+    if p is not pair_sample(st, kind):
+        return p
+    return st.memo(("pair_design", kind), lambda: AbsorbedDesign(p))
+
+
 def eq16_fits(st: Study, kind: str, vcov="robust", p: pd.DataFrame | None = None,
               table: str = "eq. (16)") -> tuple[dict[str, Fit | None], dict[str, str]]:
     """The eight columns of Table 7 (``drop``) or 8 (``add``) and the notes of flagged or failed columns."""
     p = pair_sample(st, kind) if p is None else p
+    data = pair_design(st, kind, p)
     columns = {"OLS": f"y ~ D + log_sales | {FE16}"}
     for x in ("dist", "sales", "emp"):
         columns[f"OLS {x}"] = f"y ~ D + D_{x} + rel_{x} + log_sales | {FE16}"
@@ -394,7 +412,7 @@ def eq16_fits(st: Study, kind: str, vcov="robust", p: pd.DataFrame | None = None
         columns[f"2SLS {x}"] = f"y ~ rel_{x} + log_sales | {FE16} | D + D_{x} ~ shock + Z_{x}"
     n_buyers = int(p.loc[p.y.notna(), "buyer_id"].nunique())
     n_off = int(p.loc[p.D == 1, "buyer_id"].nunique())
-    fits, flagged = fit_columns({k: (f, p, vcov) for k, f in columns.items()}, table,
+    fits, flagged = fit_columns({k: (f, data, vcov) for k, f in columns.items()}, table,
                                 context=f"{len(p):,} pairs of {n_buyers:,} buyers, {n_off:,} of them import starters")
     for f in fits.values():
         if f is not None:
@@ -465,7 +483,7 @@ def _eq16_inference(st: Study, kind: str, sample: pd.DataFrame) -> Exhibit:
         mult = {"shock": None} | ({f"Z_{x}": f"rel_{x}"} if x else {})
         f = (f"y ~ log_sales | {FE16} | D ~ shock" if x is None else
              f"y ~ rel_{x} + log_sales | {FE16} | D + D_{x} ~ shock + Z_{x}")
-        fits["2SLS" if x is None else f"2SLS {x}"] = {v: feiv(f, sample, vcov=vc)
+        fits["2SLS" if x is None else f"2SLS {x}"] = {v: feiv(f, pair_design(st, kind, sample), vcov=vc)
                                                       for v, vc in inference_vcovs(st, mult).items()}
     frame = inference_frame(fits, {"D": "Imp Starter", **{f"D_{x}": f"Imp Starter × log(x_j/x̄_i) [{x}]"
                                                         for x in ("dist", "sales", "emp")}})
@@ -520,10 +538,11 @@ def _eq16_truth(st: Study, kind: str, sample: pd.DataFrame) -> list[dict]:
     p, oracle = st.notes["planted"], st.notes.get("oracle", {}).get(kind, {})
     cl = {"cluster": "buyer_id"}
     try:
-        by_v = {x: {v: feiv(f"y ~ rel_{x} + log_sales | {FE16} | D + D_{x} ~ shock + Z_{x}", sample, vcov=vc)
+        by_v = {x: {v: feiv(f"y ~ rel_{x} + log_sales | {FE16} | D + D_{x} ~ shock + Z_{x}",
+                            pair_design(st, kind, sample), vcov=vc)
                     for v, vc in inference_vcovs(st, {"shock": None, f"Z_{x}": f"rel_{x}"}).items()}
                 for x in (("sales",) if kind == "drop" else ("sales", "dist"))}
-        ols = feiv(f"y ~ D + D_sales + rel_sales + log_sales | {FE16}", sample, vcov=cl)
+        ols = feiv(f"y ~ D + D_sales + rel_sales + log_sales | {FE16}", pair_design(st, kind, sample), vcov=cl)
     except ValueError as e:  # EstimationError: the sample cannot carry the buyer-clustered fits
         return [{"parameter": f"{kind}_beta (Imp Starter, {kind})", "planted": p.get(f"{kind}_beta"),
                  "estimate": None, "note": f"not estimable: {e}"}]
@@ -565,7 +584,12 @@ def table_8_inference(st: Study) -> Exhibit:
 
 def industry_sample(st: Study, kind: str) -> pd.DataFrame:
     """Buyer × manufacturing input industry (3-digit) for eq. (19): ``drop`` = industries sourced in the
-    base vintage; ``add`` = every other industry, dropped ones excluded (continuing and never = 0)."""
+    base vintage; ``add`` = every other industry, dropped ones excluded (continuing and never = 0). Computed
+    once per study (callers must not modify it)."""
+    return st.memo(("industry_sample", kind), lambda: _industry_sample(st, kind))
+
+
+def _industry_sample(st: Study, kind: str) -> pd.DataFrame:
     buyers = st.regression_buyers(exclude_importers=True)
     pairs = nw.add_drop_pairs(st.links_of(st.y0, buyers), st.links_of(st.y1, buyers))
     g = nw.add_drop_by_industry(pairs, st.firms[st.y0])
@@ -592,15 +616,21 @@ def industry_sample(st: Study, kind: str) -> pd.DataFrame:
 EQ19_2SLS = "y ~ log_sales | b_ind + b_pref + ind | D + D_{x} ~ shock + Z_{x}"
 
 
+def industry_design(st: Study, kind: str) -> AbsorbedDesign:
+    """The absorbed design of the study's eq. (19) sample, shared by Table 9 and its inference table."""
+    return st.memo(("industry_design", kind), lambda: AbsorbedDesign(industry_sample(st, kind)))
+
+
 def table_9(st: Study, vcov="robust") -> Exhibit:
     columns = {}
     samples = {kind: industry_sample(st, kind) for kind in ("drop", "add")}
-    for kind, d in samples.items():
+    for kind in samples:
         for x in ("rauch", "ratio"):
-            columns[f"OLS {kind} {x}"] = (f"y ~ D + D_{x} + log_sales | b_ind + b_pref + ind", d, vcov)
-    for kind, d in samples.items():
+            columns[f"OLS {kind} {x}"] = (f"y ~ D + D_{x} + log_sales | b_ind + b_pref + ind", industry_design(st, kind),
+                                          vcov)
+    for kind in samples:
         for x in ("rauch", "ratio"):
-            columns[f"2SLS {kind} {x}"] = (EQ19_2SLS.format(x=x), d, vcov)
+            columns[f"2SLS {kind} {x}"] = (EQ19_2SLS.format(x=x), industry_design(st, kind), vcov)
     fits, flagged = fit_columns(columns, "Table 9", context=", ".join(
         f"{k} sample {len(d):,} rows of {d.buyer_id.nunique():,} buyers" for k, d in samples.items()))
     fe = {"Input industry FE": ["ind"], "Buyer industry FE": ["b_ind"], "Buyer home region FE": ["b_pref"]}
@@ -627,7 +657,7 @@ def table_9(st: Study, vcov="robust") -> Exhibit:
 def table_9_inference(st: Study) -> Exhibit:
     fits = {}
     for kind in ("drop", "add"):
-        d = industry_sample(st, kind)
+        d = industry_design(st, kind)
         for x in ("rauch", "ratio"):
             fits[f"2SLS {kind} {x}"] = {v: feiv(EQ19_2SLS.format(x=x), d, vcov=vc)
                                         for v, vc in inference_vcovs(st, {"shock": None, f"Z_{x}": x}).items()}
@@ -641,3 +671,26 @@ def table_9_inference(st: Study) -> Exhibit:
 def all_regressions() -> list:
     return [table_3, table_4, table_a5, table_5, table_a4, table_7, table_7_inference, table_8,
             table_8_inference, table_9, table_9_inference]
+
+
+SHARED_SAMPLES = {  # samples several exhibits use, by the exhibits that use them
+    "pair_sample drop": (("table_7", "table_7_inference", "table_R3"), lambda st: pair_sample(st, "drop")),
+    "pair_sample add": (("table_8", "table_8_inference", "table_R3"), lambda st: pair_sample(st, "add")),
+    "industry_sample drop": (("table_9", "table_9_inference"), lambda st: industry_sample(st, "drop")),
+    "industry_sample add": (("table_9", "table_9_inference"), lambda st: industry_sample(st, "add")),
+    "sourcing_counts": (("table_4", "table_A5"), lambda st: sourcing_counts(st, st.y0)),
+    "regression links": (("table_3", "table_4", "table_A5", "table_5", "table_A4", "table_R1", "table_R2"),
+                         lambda st: [st.links_of(y, st.regression_buyers()) for y in (st.y0, st.y1)]),
+}
+
+
+def warm(st: Study, exhibits: list[str]) -> None:
+    """Compute, once and before the exhibits run in forked children, the samples that several of
+    ``exhibits`` share (the children inherit them). A sample that cannot be built is skipped here: the
+    exhibits that need it report why."""
+    for users, compute in SHARED_SAMPLES.values():
+        if any(e in exhibits for e in users):
+            try:
+                compute(st)
+            except Exception:  # noqa: BLE001, S112 - reported by the exhibit itself, with its context
+                continue

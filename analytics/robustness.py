@@ -63,7 +63,7 @@ def table_r2(st: Study) -> Exhibit:
     return ex
 
 
-def eq16_buyer_fe_specs(p: pd.DataFrame) -> dict:
+def eq16_buyer_fe_specs(p) -> dict:
     """Eq. (16) with buyer FE (footnote 49): Imp Starter and log sales are absorbed; the interactions remain."""
     specs, cl = {}, {"cluster": "buyer_id"}
     for x in ("dist", "sales"):
@@ -76,7 +76,7 @@ def table_r3(st: Study) -> Exhibit:
     """Tables 7 and 8 (eq. 16) with buyer fixed effects (footnote 49)."""
     specs = {}
     for kind in ("drop", "add"):
-        p = rg.pair_sample(st, kind)
+        p = rg.pair_design(st, kind, rg.pair_sample(st, kind))
         specs |= {f"{kind}: {k}": spec for k, spec in eq16_buyer_fe_specs(p).items()}
     fits, flagged = fit_columns(specs, "Table R3")
     t = Table("R3", "Robustness: eq. (16) with buyer fixed effects (footnote 49)", fits,

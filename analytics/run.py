@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 import platform
 import time
 from importlib import metadata
@@ -18,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from analytics import descriptives, figures, offshoring, regressions, report, robustness, study
+from analytics.exhibit_cache import ExhibitCache
 from analytics.exhibits import Exhibit
 from analytics.isolation import exhibit_name, fork_is_safe, run_exhibit
 from etl.pipeline import Cache, default_work_dir, run_etl
@@ -62,6 +64,60 @@ def _store(kind: str, work: Path, cache: Cache, years: list[int], st, **kw):
     return s, False
 
 
+def _load_store_child(kind: str, work: str, years: list[int], kw: dict, conn) -> None:
+    """In a spawned process: load the store, send back None or the error in one line."""
+    try:
+        s, _ = _store(kind, Path(work), Cache(Path(work)), years, lambda m: None, **kw)
+        s.close()
+        conn.send(None)
+    except Exception as e:  # noqa: BLE001 - the parent reports it; the exhibits do not need the store
+        from graph.store import first_line
+
+        conn.send(f"{type(e).__name__}: {first_line(e)}")
+
+
+class StoreLoad:
+    """The graph store brought up to date beside the exhibits: they read the clean tables (the rows the store
+    is loaded from), so the load runs in its own process (spawned: no state shared with the forked exhibit
+    children) while they are computed. ``wait()`` returns None or the load's error."""
+
+    def __init__(self, kind: str, work: Path, cache: Cache, years: list[int], st, **kw):
+        from graph import open_store
+
+        s = open_store(kind, path=work / "graph.lbdb", **kw)
+        try:
+            fresh = s.is_current(cache, years)
+        finally:
+            s.close()
+        self.reused, self.error, self.seconds = bool(fresh), None, 0.0
+        self._proc = None
+        if not fresh:
+            st(f"graph store: loading in a separate process ({fresh.reason})")
+            ctx = multiprocessing.get_context("spawn")
+            self._conn, child = ctx.Pipe(duplex=False)
+            self._t0 = time.perf_counter()
+            self._proc = ctx.Process(target=_load_store_child, args=(kind, str(work), years, kw, child), daemon=True)
+            self._proc.start()
+            child.close()
+
+    @property
+    def loading(self) -> bool:
+        return self._proc is not None
+
+    def wait(self) -> str | None:
+        if self._proc is None:
+            return self.error
+        try:
+            self.error = self._conn.recv()
+        except EOFError:
+            self.error = "the loading process ended without a result"
+        self._proc.join()
+        if self._proc.exitcode not in (0, None) and self.error is None:
+            self.error = f"the loading process ended with exit status {self._proc.exitcode}"
+        self.seconds, self._proc = time.perf_counter() - self._t0, None
+        return self.error
+
+
 def _write_tables(out: Path, exhibits: list[Exhibit]) -> None:
     tdir = out / "tables"
     tdir.mkdir(parents=True, exist_ok=True)
@@ -75,9 +131,11 @@ def _write_tables(out: Path, exhibits: list[Exhibit]) -> None:
 
 def run_all(data_root: str | Path, out_dir: str | Path, store: str = "embedded", work: str | Path | None = None,
             only: list[str] | None = None, quiet: bool = False, y0: int = 2005, y1: int = 2010, isolate: bool = True,
-            return_exhibits: bool = False, **store_kw) -> dict | tuple[dict, list[Exhibit]]:
+            return_exhibits: bool = False, reuse: bool = True, **store_kw) -> dict | tuple[dict, list[Exhibit]]:
     """Reproduce every table and figure of the paper (and the seed-000 table) into ``out_dir``; with
     ``isolate`` each exhibit runs in a forked child process so that a crash in compiled code ends only it.
+    With ``reuse``, exhibits already computed from the same clean tables by the same code are read back
+    (``ExhibitCache``); ``reuse=False`` computes everything and keeps nothing.
     Returns the summary (also written to summary.json); with ``return_exhibits`` the pair (summary, the
     exhibits in the paper's order), as ``prodnet.open(root).run_all(out)`` uses it."""
     unknown = [n for n in only or [] if n not in PAPER_ORDER]
@@ -88,58 +146,83 @@ def run_all(data_root: str | Path, out_dir: str | Path, store: str = "embedded",
     (out / "figures").mkdir(parents=True, exist_ok=True)
     t_all = time.perf_counter()
     exhibits: list[Exhibit] = []
+    truth_path = root / "truth.json"
+    truth = json.loads(truth_path.read_text()) if truth_path.exists() else None
     with steps("run-all", quiet=quiet) as st:
         st("etl")
         etl_report = run_etl(root, work, progress=None, need_vintages=[y0, y1], need_surveys=[y0, y1])
         cache = Cache(work)
         st("graph store")
-        s, reused = _store(store, work, cache, [y0, y1], st, **store_kw)
-        st("study: features and samples")
-        data = study.build(cache, s, y0, y1)
-        truth_path = root / "truth.json"
-        truth = json.loads(truth_path.read_text()) if truth_path.exists() else None
-        if truth:
-            data.notes["planted"] = truth["planted"]
-            data.notes["oracle"] = truth["counts"].get("oracle_eq16", {})
-            data.notes["oracle_table6"] = truth["counts"].get("table6", {}).get("oracle", {})
-            data.notes["oracle_eq15"] = truth["counts"].get("oracle_eq15", {})
-            data.notes["oracle_indegree_tail"] = truth["counts"].get("oracle_indegree_tail", {})
-        isolated = isolate and fork_is_safe()
+        load = StoreLoad(store, work, cache, [y0, y1], st, **store_kw)
         fns = [(f, None) for f in descriptives.all_descriptives() + regressions.all_regressions()
                + offshoring.all_offshoring() + robustness.all_robustness()]
-        fns += [(f, out / "figures") for f in figures.all_figures()]
+        fns = [(f, d) for f, d in fns + [(f, out / "figures") for f in figures.all_figures()]
+               if not only or exhibit_name(f) in only]
+        saved = ExhibitCache(work, cache, y0, y1, truth_path, enabled=reuse)
+        todo = [(f, d) for f, d in fns if not saved.has(exhibit_name(f))]
+        isolated = isolate and (not todo or fork_is_safe())
+        meta = saved.meta() if not todo else None
+        if meta is None:
+            st("study: features and samples")
+            data = study.build(cache, None, y0, y1)
+            if truth:
+                data.notes.update(_truth_notes(truth))
+            meta = {"intro": _data_intro(data, root), "data_rows": _data_rows(data, truth)}
+            saved.put_meta(meta)
+            st("study: shared samples")
+            regressions.warm(data, [exhibit_name(f) for f, _ in todo])
         for fn, fig_dir in fns:
             name = exhibit_name(fn)
-            if only and name not in only:
-                continue
-            st(name)
-            args = (data,) if fig_dir is None else (data, fig_dir)
-            exhibits.append(run_exhibit(fn, *args, isolate=isolated))
+            ex = saved.get(name, fig_dir)
+            if ex is None:
+                st(name)
+                ex = run_exhibit(fn, *((data,) if fig_dir is None else (data, fig_dir)), isolate=isolated)
+                saved.put(ex)
+            exhibits.append(ex)
+        if len(todo) < len(fns):
+            st(f"{len(fns) - len(todo)} exhibit(s) reused: same clean tables, same code")
         exhibits.sort(key=lambda e: PAPER_ORDER.index(e.id) if e.id in PAPER_ORDER else 99)
         st("write outputs")
         _write_tables(out, exhibits)
+        st("graph store: waiting for the load" if load.loading else "graph store")
+        if load.wait():
+            st(f"warning: the graph store was not loaded: {load.error}")
     timings = st.timings
-    summary = _summary(root, cache, data, exhibits, timings, reused, truth, etl_report, store)
+    summary = _summary(root, cache, meta["data_rows"], exhibits, timings, load.reused, truth, etl_report, store)
+    summary["graph_store"] = {"reused": load.reused, "load_seconds": load.seconds, "error": load.error}
+    summary["exhibits_reused"] = len(fns) - len(todo)
     summary["seconds_total"] = time.perf_counter() - t_all
     summary["exhibits_in_child_processes"] = isolated
     (out / "summary.json").write_text(json.dumps(summary, indent=1, default=_json))
-    intro = _intro(data, root, store, reused) + ("" if isolated or not isolate else
-                                                 " Exhibits ran in this process: a forked child could not run the "
-                                                 "compiled estimators, so a crash in one would end the run.")
+    intro = (meta["intro"] + f" Graph store: {store}{_store_state(load)}."
+             + ("" if isolated or not isolate else " Exhibits ran in this process: a forked child could not run the "
+                                                   "compiled estimators, so a crash in one would end the run."))
     report.write(out, exhibits, {"intro": intro, "timings": timings, "truth": bool(truth),
                                  "footer": f"prodnet {summary['versions'].get('prodnet', '')}; peak RSS "
                                            f"{summary['peak_rss_gib']:.2f} GiB; total {summary['seconds_total']:.0f} s."})
     return (summary, exhibits) if return_exhibits else summary
 
 
-def _intro(data, root: Path, store: str, reused: bool) -> str:
+def _truth_notes(truth: dict) -> dict:
+    c = truth["counts"]
+    return {"planted": truth["planted"], "oracle": c.get("oracle_eq16", {}),
+            "oracle_table6": c.get("table6", {}).get("oracle", {}), "oracle_eq15": c.get("oracle_eq15", {}),
+            "oracle_indegree_tail": c.get("oracle_indegree_tail", {})}
+
+
+def _data_intro(data, root: Path) -> str:
     b = data.buyers
     return (f"Data root {root}. Vintages {data.y0} and {data.y1}: {len(data.links[data.y0]):,} and "
             f"{len(data.links[data.y1]):,} links among {len(data.firms[data.y0]):,} and {len(data.firms[data.y1]):,} "
             f"firms; {int(b.manufacturing.sum()):,} manufacturing firms matched to the BSJBSA. Samples follow the "
             f"paper: manufacturing buyers, buyers and sellers present in both vintages, parent-child links removed, "
-            f"existing importers excluded from the offshoring regressions. Graph store: {store}"
-            f"{' (reused)' if reused else ''}. {_geocoding(data)}")
+            f"existing importers excluded from the offshoring regressions. {_geocoding(data)}")
+
+
+def _store_state(load: StoreLoad) -> str:
+    if load.error:
+        return f" (NOT LOADED: {load.error}; the tables do not depend on it, Cypher queries do)"
+    return " (reused)" if load.reused else f" (loaded beside the exhibits in {load.seconds:.0f} s)"
 
 
 def _geocoding(data) -> str:
@@ -153,20 +236,15 @@ def _geocoding(data) -> str:
     return "Firms by geocode precision: " + "; ".join(parts) + "."
 
 
-def _summary(root, cache, data, exhibits, timings, reused, truth, etl_report, store) -> dict:
-    out = {"versions": _versions(), "data_root": str(root), "data_fingerprint": _fingerprint(cache),
-           "store": store, "graph_reused": reused, "timings_seconds": timings, "peak_rss_gib": peak_rss_gib(),
-           "exhibits": {e.id: {"title": e.title, "seconds": e.seconds, "error": e.error, "warnings": e.warnings,
-                               "column_notes": e.column_notes} for e in exhibits},
-           "errors": [e.id for e in exhibits if e.error]}
-    rows = [r | {"exhibit": e.id} for e in exhibits for r in e.truth]
+def _data_rows(data, truth) -> dict:
+    """The parts of the summary computed from the study rather than an exhibit: productivity and θ′."""
+    rows = []
     if data.op.pooled is not None:
         pl = truth["planted"] if truth else {}
         no_se = "point estimate without a standard error (Olley-Pakes second stage)"
         rows += [{"parameter": f"Olley-Pakes {b} (pooled)", "planted": pl.get(f"prod_{b}"),
                   "estimate": getattr(data.op.pooled, b), "exhibit": "tfp", "note": no_se}
                  for b in ("beta_l", "beta_k")]
-    out["productivity"] = {"method": data.op.method, "note": data.op.note, "groups": data.op.group_source}
     if truth:
         tp = pd.Series(truth["industries"]["theta_prime"])
         est = data.theta.theta_prime.reindex(tp.index)
@@ -175,8 +253,20 @@ def _summary(root, cache, data, exhibits, timings, reused, truth, etl_report, st
                      "planted": 0.0, "estimate": float(np.median(np.abs(est[ok] / tp[ok] - 1))) if ok.any() else None,
                      "exhibit": "theta", "n_industries": int(ok.sum()),
                      "note": "a distance summary over industries, not one parameter with a standard error"})
+    return {"rows": rows, "productivity": {"method": data.op.method, "note": data.op.note,
+                                           "groups": data.op.group_source}}
+
+
+def _summary(root, cache, data_rows, exhibits, timings, reused, truth, etl_report, store) -> dict:
+    out = {"versions": _versions(), "data_root": str(root), "data_fingerprint": _fingerprint(cache),
+           "store": store, "graph_reused": reused, "timings_seconds": timings, "peak_rss_gib": peak_rss_gib(),
+           "exhibits": {e.id: {"title": e.title, "seconds": e.seconds, "error": e.error, "warnings": e.warnings,
+                               "column_notes": e.column_notes} for e in exhibits},
+           "errors": [e.id for e in exhibits if e.error]}
+    out["planted_vs_estimated"] = [r | {"exhibit": e.id} for e in exhibits for r in e.truth] + data_rows["rows"]
+    out["productivity"] = data_rows["productivity"]
+    if truth:
         out["truth_counts"] = {"links_2005": truth["counts"]["2005"]["links"], "links_2010": truth["counts"]["2010"]["links"]}
-    out["planted_vs_estimated"] = rows
     out["etl"] = {k: v for k, v in etl_report.items() if k != "industry"}
     return out
 

@@ -1,5 +1,5 @@
-"""Everything the paper's tables need, assembled once: firms and links of both vintages (links through
-the graph store), import status from the BSJBSA match, productivity, the instrument, and the samples of
+"""Everything the paper's tables need, assembled once: firms and links of both vintages (from the clean
+tables, or through the graph store), import status from the BSJBSA match, productivity, the instrument, and the samples of
 sections 3 and 5.
 
 Sample rules (paper section 2, notes to Tables 1, 3, 7–9): manufacturing buyers; buyers and sellers in
@@ -38,21 +38,40 @@ class Study:
     exposure: tuple | None = None  # (φ buyers × shocks, buyer ids, jsic4 of the shocks), eq. (18)
 
     ids: pd.Index = field(default_factory=pd.Index)  # every firm of either vintage; position = integer code
-    _arrays: dict = field(default_factory=dict, repr=False)
+    _arrays: dict = field(default_factory=dict, repr=False)  # by firm code; firms only (shared by variants)
+    # samples computed once per study; not an init field, so a variant (dataclasses.replace with other
+    # buyers, as the robustness exhibits make) starts with its own empty memo
+    _memo: dict = field(default_factory=dict, init=False, repr=False)
+
+    def memo(self, key, compute):
+        """``compute()`` once per study and ``key``; later calls return the same object (callers must not
+        modify it). ``run_all`` fills the memo of the shared samples before the exhibits fork."""
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
 
     def code(self, tsr_ids) -> np.ndarray:
         return self.ids.get_indexer(tsr_ids)
 
     @property
     def both(self) -> pd.Index:
-        return self.firms[self.y0].index.intersection(self.firms[self.y1].index)
+        return self.memo("both", lambda: self.firms[self.y0].index.intersection(self.firms[self.y1].index))
 
     @property
     def both_mask(self) -> np.ndarray:
         """By firm code: present in both vintages."""
-        m = np.zeros(len(self.ids), bool)
-        m[self.code(self.both)] = True
-        return m
+        def compute():
+            m = np.zeros(len(self.ids), bool)
+            m[self.code(self.both)] = True
+            return m
+        return self.memo("both_mask", compute)
+
+    def _buyer_in_both(self) -> np.ndarray:
+        """By row of ``buyers``: the firm is in both vintages (integer codes, no string matching)."""
+        def compute():
+            c = self.code(self.buyers.index)
+            return (c >= 0) & self.both_mask[np.maximum(c, 0)]
+        return self.memo("buyer_in_both", compute)
 
     def arr(self, year: int, col: str) -> np.ndarray:
         """A firm attribute of one vintage as an array by firm code (NaN / None where absent)."""
@@ -79,6 +98,9 @@ class Study:
 
     def clean_links(self, year: int) -> pd.DataFrame:
         """Links between firms of both vintages, parent–child pairs (in either vintage) removed."""
+        return self.memo(("clean_links", year), lambda: self._clean_links(year))
+
+    def _clean_links(self, year: int) -> pd.DataFrame:
         n = len(self.ids)
         pc = np.concatenate([(l.s.to_numpy(np.int64) * n + l.b.to_numpy())[l.parent_child.to_numpy()]
                              for l in (self.links[self.y0], self.links[self.y1])])
@@ -90,11 +112,13 @@ class Study:
 
     def sample_buyers(self, exclude_importers: bool = False) -> pd.Index:
         """Manufacturing buyers in both vintages matched to the BSJBSA (with both survey years)."""
-        b = self.buyers
-        b = b[b.manufacturing & b.index.isin(self.both) & b.imp05.notna() & b.imp10.notna()]
-        if exclude_importers:
-            b = b[~b.imp05.astype(bool)]
-        return b.index
+        def compute():
+            b = self.buyers
+            b = b[b.manufacturing.to_numpy(bool) & self._buyer_in_both() & b.imp05.notna() & b.imp10.notna()]
+            if exclude_importers:
+                b = b[~b.imp05.astype(bool)]
+            return b.index
+        return self.memo(("sample_buyers", exclude_importers), compute)
 
     def regression_buyers(self, exclude_importers: bool = False) -> pd.Index:
         """``sample_buyers`` for the regressions: an empty sample, or (offshoring regressions) one without
@@ -102,8 +126,8 @@ class Study:
         from analytics.guard import NotEstimable
 
         b = self.sample_buyers(exclude_importers)
-        matched = int(self.buyers.index.isin(self.both).sum())
         if len(b) == 0:
+            matched = int(self._buyer_in_both().sum())
             raise NotEstimable(f"no manufacturing buyer in both vintages is matched to the survey of both {self.y0} "
                                f"and {self.y1} ({matched:,} survey firms matched to TSR firms of both vintages)"
                                + ("; every one of them imported already" if exclude_importers and
@@ -114,11 +138,19 @@ class Study:
         return b
 
     def links_of(self, year: int, buyers: pd.Index, clean: bool = True) -> pd.DataFrame:
-        """Links of the given buyers (clean: see ``clean_links``)."""
+        """Links of the given buyers (clean: see ``clean_links``); kept per buyers object (the memo holds it,
+        so an identical id means the same index)."""
+        key = ("links_of", year, clean, id(buyers))
+        hit = self._memo.get(key)
+        if hit is not None and hit[0] is buyers:
+            return hit[1]
         l = self.clean_links(year) if clean else self.links[year]
         m = np.zeros(len(self.ids), bool)
-        m[self.code(buyers)] = True
-        return l[m[l.b.to_numpy()]]
+        c = self.code(buyers)
+        m[c[c >= 0]] = True
+        out = l[m[l.b.to_numpy()]]
+        self._memo[key] = (buyers, out)
+        return out
 
 
 def _status(survey: pd.DataFrame, y0: int, y1: int) -> pd.DataFrame:
@@ -138,7 +170,13 @@ def _status(survey: pd.DataFrame, y0: int, y1: int) -> pd.DataFrame:
     return out
 
 
-def build(cache: Cache, store: GraphStore, y0: int = 2005, y1: int = 2010, progress=None) -> Study:
+LINK_COLUMNS = ["seller_id", "buyer_id", "dist_km", "parent_child"]
+
+
+def build(cache: Cache, store: GraphStore | None = None, y0: int = 2005, y1: int = 2010, progress=None) -> Study:
+    """The study of vintages ``y0`` and ``y1``. Links: the clean tables of the cache (the rows the graph store
+    is loaded from), or, given a ``store``, its SUPPLIES relationships (``GraphStore.edges``; the same rows,
+    which the tests check on both backends)."""
     step = progress or (lambda m: None)
     step("study: firms and links")
     firms = {}
@@ -146,7 +184,8 @@ def build(cache: Cache, store: GraphStore, y0: int = 2005, y1: int = 2010, progr
         f = cache.read(f"firms_{y}").set_index("tsr_id")
         f["pref"] = f.pref_code.astype("Int64")
         firms[y] = f
-    links = {y: store.edges(y) for y in (y0, y1)}
+    links = {y: store.edges(y) if store is not None else cache.read(f"links_{y}", columns=LINK_COLUMNS)
+             for y in (y0, y1)}
     ids = firms[y0].index.union(firms[y1].index)
     for y in (y0, y1):
         links[y]["parent_child"] = links[y].parent_child.astype(bool)

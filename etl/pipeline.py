@@ -86,11 +86,11 @@ class Cache:
     def path(self, name: str) -> Path:
         return self.dir / f"{name}.parquet"
 
-    def read(self, name: str) -> pd.DataFrame:
+    def read(self, name: str, columns: list[str] | None = None) -> pd.DataFrame:
         p = self.path(name)
         if not p.exists():
             raise FileNotFoundError(f"{p}: not in the cache; run `prodnet etl` or `prodnet load` first")
-        return pd.read_parquet(p)
+        return pd.read_parquet(p, columns=columns)
 
     def fresh(self, part: str, fp: str, outputs: list[str]) -> bool:
         return self.manifest.get(part, {}).get("fingerprint") == fp and all(self.path(o).exists() for o in outputs)

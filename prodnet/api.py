@@ -205,10 +205,10 @@ class Network:
             return regressions.incidence_frame(st, **kw)
         if t == "table_6":
             return offshoring.offshoring_frame(st, **kw)
-        if t == "table_9":
-            return regressions.industry_sample(st, kw.pop("kind", "drop"), **kw)
+        if t == "table_9":  # a copy: the study keeps its sample for the tables
+            return regressions.industry_sample(st, kw.pop("kind", "drop"), **kw).copy()
         x = kw.pop("characteristic", None)
-        p = regressions.pair_sample(st, "drop" if t == "table_7" else "add", **kw)
+        p = regressions.pair_sample(st, "drop" if t == "table_7" else "add", **kw).copy()
         if x is None:
             return p
         if x not in EQ16_CHARACTERISTICS:

@@ -308,14 +308,19 @@ def run_all_cmd(
     store: Store = "embedded",
     work: Work = None,
     only: Annotated[list[str] | None, typer.Option(help="only these exhibits, e.g. --only table_7")] = None,
+    recompute: Annotated[bool, typer.Option("--recompute", help="compute every exhibit again instead of reusing "
+                                            "those computed from the same clean tables by the same code")] = False,
 ) -> None:
     """Reproduce every table and figure of the paper from a data root."""
     from analytics.run import run_all
 
-    s = run_all(root, out_dir, store=store, work=work, only=only)
+    s = run_all(root, out_dir, store=store, work=work, only=only, reuse=not recompute)
     out.print(f"report: {out_dir / 'report.html'} ({s['seconds_total']:.0f} s, peak RSS {s['peak_rss_gib']:.2f} GiB)")
     if s["errors"]:
         out.print(f"[yellow]exhibits not produced:[/] {', '.join(s['errors'])} (reasons in the report)")
+    if s["graph_store"]["error"]:
+        err.print(f"[yellow]warning:[/] the graph store was not loaded ({s['graph_store']['error']}); the tables "
+                  "do not depend on it, `prodnet cypher` and `prodnet query` do: run `prodnet load` to retry")
 
 
 export_app = typer.Typer(help="Export the graph for other tools.", no_args_is_help=True)

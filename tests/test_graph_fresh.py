@@ -231,8 +231,19 @@ while not pathlib.Path(sys.argv[4]).exists():
 RUN_ALL_HELD = """
 import pathlib, sys, time
 import analytics.study as study
-def hold(cache, store, y0, y1):  # run-all has loaded the store and is using it
-    store.run("MATCH (f:Firm) RETURN count(f) AS n")
+from graph import open_store
+def hold(cache, store, y0, y1):  # run-all is computing while its store load runs beside it
+    db = pathlib.Path(sys.argv[3]) / ".prodnet" / "graph.lbdb"
+    while True:  # the store becomes readable, and current, while run-all is still in its analytics
+        try:
+            s = open_store("embedded", path=db)
+            ok = bool(s.is_current(cache, [y0, y1])) and s.run("MATCH (f:Firm) RETURN count(f) AS n").n[0] > 0
+            s.close()
+            if ok:
+                break
+        except Exception:
+            pass
+        time.sleep(0.1)
     pathlib.Path(sys.argv[1]).write_text("holding")
     while not pathlib.Path(sys.argv[2]).exists():
         time.sleep(0.05)

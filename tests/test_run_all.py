@@ -40,6 +40,37 @@ def test_rerun_reuses_graph(run, small_root, tmp_path):
     assert s["graph_reused"] is True
 
 
+def test_unchanged_rerun_reuses_every_exhibit_and_gives_the_same_outputs(run, small_root, tmp_path):
+    from analytics import run_all
+
+    out, s = run
+    again = run_all(small_root, tmp_path, quiet=True)
+    kept = [k for k, e in s["exhibits"].items() if not e["error"] or e["error"].startswith("not estimable")]
+    assert again["exhibits_reused"] == len(kept)  # failed or crashed ones would be computed again
+    assert again["planted_vs_estimated"] == json.loads(json.dumps(s["planted_vs_estimated"], default=str))
+    for f in sorted((out / "tables").glob("*.csv")):
+        assert (tmp_path / "tables" / f.name).read_bytes() == f.read_bytes(), f.name
+    for f in sorted((out / "figures").glob("*.png")):
+        assert (tmp_path / "figures" / f.name).read_bytes() == f.read_bytes(), f.name
+    assert ("study: features and samples" in again["timings_seconds"]) == (len(kept) < len(s["exhibits"]))
+
+
+def test_changed_input_or_recompute_is_not_reused(tmp_path):
+    from analytics import run_all
+    from tests.fixture_root import build_fixture_root
+
+    root = build_fixture_root(tmp_path / "root")  # hand-written: CP932, BOM, Parquet linkage for 2010
+    assert run_all(root, tmp_path / "a", quiet=True, only=["table_1"])["exhibits_reused"] == 0
+    assert run_all(root, tmp_path / "b", quiet=True, only=["table_1"])["exhibits_reused"] == 1
+    assert run_all(root, tmp_path / "c", quiet=True, only=["table_1"], reuse=False)["exhibits_reused"] == 0
+    links = root / "tsr" / "2005" / "linkage.csv"
+    lines = links.read_bytes().splitlines(keepends=True)
+    links.write_bytes(b"".join(lines[:-1]))  # one report fewer in 2005
+    again = run_all(root, tmp_path / "d", quiet=True, only=["table_1"])
+    assert again["exhibits_reused"] == 0  # the clean tables' fingerprint changed
+    assert len(list((root / ".prodnet" / "exhibits").iterdir())) == 1  # only the latest key is kept
+
+
 def test_table_1_against_truth(run, small_root):
     out, _ = run
     t = pd.read_csv(out / "tables" / "table_1.csv").set_index(["term", "column"]).estimate

@@ -97,7 +97,7 @@ def test_empty_sample_exhibit_not_estimable(seed3, tmp_path, monkeypatch):
     root, _, _ = seed3
     frame = regressions.eq15_frame
     monkeypatch.setattr(regressions, "eq15_frame", lambda *a: frame(*a).iloc[:0])
-    s = run_all(root, tmp_path, quiet=True, only=["table_4", "table_W1"])
+    s = run_all(root, tmp_path, quiet=True, only=["table_4", "table_W1"], reuse=False)  # patched code: no reuse
     assert s["exhibits"]["table_4"]["error"] == ("not estimable: Table 4, all 9 columns: 0 rows with complete data "
                                                  "(of 0 rows); 2005 sample has 0 buyers with sellers outside the "
                                                  "reference prefecture")

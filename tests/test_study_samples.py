@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import pandas as pd
 import pytest
 
 from analytics import regressions, study
@@ -36,3 +37,17 @@ def test_survey_year_without_any_match_is_missing_not_an_error(cache):
     out = study._status(survey, 2005, 2010)
     assert out.imp05.isna().all() and out.imp10.notna().any()
     assert out.log_sales05.isna().all() and out.log_sales10.notna().any()
+
+
+def test_study_links_from_the_cache_equal_the_stores_edges(cache, store):
+    """run-all builds the study from the clean tables while the store loads beside it: the rows must be
+    the store's SUPPLIES relationships exactly (both backends)."""
+    cols = ["seller_id", "buyer_id", "dist_km", "parent_child"]
+    for y in (2005, 2010):
+        a = cache.read(f"links_{y}", columns=cols)
+        b = store.edges(y)[cols]
+        assert len(a) == len(b) == int(cache.read(f"links_{y}").shape[0])
+        key = ["seller_id", "buyer_id"]
+        a = a.astype({"seller_id": str, "buyer_id": str}).sort_values(key).reset_index(drop=True)
+        b = b.astype({"seller_id": str, "buyer_id": str}).sort_values(key).reset_index(drop=True)
+        pd.testing.assert_frame_equal(a, b.astype(a.dtypes.to_dict()), check_exact=False, rtol=1e-12)

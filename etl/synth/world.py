@@ -287,7 +287,8 @@ def _import_status(f, links05, jsic, ch, wes, scale: Scale, p: Planted, rng, rng
     imp05 = off.any(1)
     stop = imp05 & (rng.random(n) < 6 / 19)
     s_std = (panel.shock - panel.shock.mean()) / panel.shock.std()
-    latent = p.start_pi_shock * s_std + p.start_lambda_u * u + p.start_psi_sales * z_size + rng.normal(0, 1, n)
+    rest = p.start_lambda_u * u + p.start_psi_sales * z_size + rng.normal(0, 1, n)  # the part not moved by π
+    latent = p.start_pi_shock * s_std + rest
     start = np.zeros(n, bool)
     for mfg in (1, 0):
         sel = (panel.manufacturing.to_numpy() == mfg) & ~imp05
@@ -295,6 +296,7 @@ def _import_status(f, links05, jsic, ch, wes, scale: Scale, p: Planted, rng, rng
     panel["imp05"], panel["imp10"] = imp05, (imp05 & ~stop) | start
     panel["status"] = np.select([imp05 & ~stop, start, imp05 & stop], ["continuing", "starter", "stopper"], "non")
     panel["D"] = start.astype(float)
+    panel["start_s_std"], panel["start_rest"] = s_std.to_numpy(), rest  # truth: D for another π (calibration)
     return panel
 
 

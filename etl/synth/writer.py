@@ -414,6 +414,9 @@ def write_world(w: World, out: Path, rng) -> dict:
     firms_t.loc[bp.firm.to_numpy(), "status"] = bp.status.to_numpy()
     firms_t["shock"] = np.nan
     firms_t.loc[bp.firm.to_numpy(), "shock"] = bp.shock.to_numpy()
+    for c in ("imp05", "start_s_std", "start_rest"):  # import starting at another π, for calibration
+        firms_t[c] = np.nan
+        firms_t.loc[bp.firm.to_numpy(), c] = bp[c].to_numpy(float)
     firms_t.to_parquet(tdir / "firms.parquet", index=False)
     key.to_parquet(tdir / "bsjbsa_key.parquet", index=False)
     twin_ids = f.tsr_id.to_numpy()[twins]
