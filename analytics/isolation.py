@@ -84,50 +84,92 @@ def _child(fn: Callable, args: tuple, wfd: int, errfd: int) -> None:
         os._exit(code)
 
 
-def _read_until(fd: int, deadline: float) -> tuple[bytes, bool]:
-    """Everything written to pipe ``fd`` until its writer closes it; False as second value on timeout."""
-    chunks = []
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0 or not select.select([fd], [], [], left)[0]:
-            return b"".join(chunks), False
-        b = os.read(fd, 1 << 20)
-        if not b:
-            return b"".join(chunks), True
-        chunks.append(b)
+class _Child:
+    """One exhibit running in a forked child: its pid, the pipe its pickled result comes through, the file
+    that captures its standard error, and its deadline."""
+
+    def __init__(self, fn: Callable, args: tuple, timeout: float):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        self.name, self.t0 = exhibit_name(fn), time.perf_counter()
+        self.deadline = time.monotonic() + timeout
+        self.timeout, self.chunks = timeout, []
+        self.err = tempfile.TemporaryFile()
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child exits inside _child
+            os.close(r)
+            _child(fn, args, w, self.err.fileno())
+        os.close(w)
+        self.pid, self.fd = pid, r
+
+    def read(self) -> bool:
+        """Read what is available; True once the child closed its end."""
+        b = os.read(self.fd, 1 << 20)
+        if b:
+            self.chunks.append(b)
+        return not b
+
+    def finish(self, finished: bool) -> Exhibit:
+        """Reap the child (killed first if not ``finished``) and turn what it sent, or how it died, into the
+        exhibit."""
+        os.close(self.fd)
+        if not finished:
+            os.kill(self.pid, signal.SIGKILL)
+        _, status = os.waitpid(self.pid, 0)
+        self.err.seek(0)
+        tail = self.err.read().decode(errors="replace").strip().splitlines()[-6:]
+        self.err.close()
+        payload = b"".join(self.chunks)
+        if finished and payload and os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
+            ex = pickle.loads(payload)
+        else:
+            if not finished:
+                how = f"stopped: not finished within {self.timeout:,.0f} s"
+            elif os.WIFSIGNALED(status):
+                how = f"crashed: signal {os.WTERMSIG(status)} ({_signal_name(os.WTERMSIG(status))})"
+            else:
+                how = f"crashed: exit status {os.WEXITSTATUS(status)}"
+            ex = Exhibit(self.name, self.name.replace("_", " "),
+                         error=how + ("; last output: " + " | ".join(tail) if tail else ""))
+        ex.seconds = time.perf_counter() - self.t0
+        return ex
 
 
 def run_in_child(fn: Callable, *args, timeout: float = EXHIBIT_TIMEOUT) -> Exhibit:
     """``run_guarded(fn, *args)`` in a forked child; a child that dies, or is stopped after ``timeout``
     seconds, gives an exhibit whose error says how."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    r, w = os.pipe()
-    with tempfile.TemporaryFile() as err:
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - the child exits inside _child
-            os.close(r)
-            _child(fn, args, w, err.fileno())
-        os.close(w)
-        try:
-            payload, finished = _read_until(r, time.monotonic() + timeout)
-        finally:
-            os.close(r)
-        if not finished:
-            os.kill(pid, signal.SIGKILL)
-        _, status = os.waitpid(pid, 0)
-        err.seek(0)
-        tail = err.read().decode(errors="replace").strip().splitlines()[-6:]
-    if finished and payload and os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
-        return pickle.loads(payload)
-    name = exhibit_name(fn)
-    if not finished:
-        how = f"stopped: not finished within {timeout:,.0f} s"
-    elif os.WIFSIGNALED(status):
-        how = f"crashed: signal {os.WTERMSIG(status)} ({_signal_name(os.WTERMSIG(status))})"
-    else:
-        how = f"crashed: exit status {os.WEXITSTATUS(status)}"
-    return Exhibit(name, name.replace("_", " "), error=how + ("; last output: " + " | ".join(tail) if tail else ""))
+    return run_many([(fn, args)], jobs=1, timeout=timeout)[0]
+
+
+def run_many(tasks: list[tuple[Callable, tuple]], jobs: int = 1, timeout: float = EXHIBIT_TIMEOUT,
+             on_done: Callable[[Exhibit], None] | None = None) -> list[Exhibit]:
+    """Each ``(fn, args)`` in its own forked child, at most ``jobs`` at a time, in the order given (put the
+    long ones first); the exhibits in that order. ``on_done`` is called as each one finishes."""
+    out: dict[int, Exhibit] = {}
+    running: dict[int, tuple[int, _Child]] = {}
+    todo = list(enumerate(tasks))
+    while todo or running:
+        while todo and len(running) < max(jobs, 1):
+            i, (fn, args) = todo.pop(0)
+            c = _Child(fn, args, timeout)
+            running[c.fd] = (i, c)
+        wait = max(0.0, min(c.deadline for _, c in running.values()) - time.monotonic())
+        ready = select.select(list(running), [], [], wait)[0]
+        for fd in ready:
+            i, c = running[fd]
+            if c.read():
+                del running[fd]
+                out[i] = c.finish(True)
+                if on_done:
+                    on_done(out[i])
+        for fd, (i, c) in list(running.items()):
+            if time.monotonic() >= c.deadline:
+                del running[fd]
+                out[i] = c.finish(False)
+                if on_done:
+                    on_done(out[i])
+    return [out[i] for i in range(len(tasks))]
 
 
 def _canary() -> Exhibit:
@@ -156,3 +198,20 @@ def run_exhibit(fn: Callable, *args, isolate: bool = True, timeout: float = EXHI
     ex = run_in_child(fn, *args, timeout=timeout) if isolate and FORK_AVAILABLE else run_guarded(fn, *args)
     ex.seconds = time.perf_counter() - t
     return ex
+
+
+def run_exhibits(tasks: list[tuple[Callable, tuple]], isolate: bool = True, jobs: int = 1,
+                 timeout: float = EXHIBIT_TIMEOUT, on_start: Callable[[str], None] | None = None,
+                 on_done: Callable[[Exhibit], None] | None = None) -> list[Exhibit]:
+    """Several exhibits guarded: in forked children, ``jobs`` at a time, when ``isolate`` (and fork is
+    available); else one after the other in this process."""
+    if isolate and FORK_AVAILABLE:
+        return run_many(tasks, jobs, timeout, on_done)
+    out = []
+    for fn, args in tasks:
+        if on_start:
+            on_start(exhibit_name(fn))
+        out.append(run_exhibit(fn, *args, isolate=False))
+        if on_done:
+            on_done(out[-1])
+    return out

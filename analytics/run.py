@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import multiprocessing
+import os
 import platform
 import time
 from importlib import metadata
@@ -21,7 +22,7 @@ import pandas as pd
 from analytics import descriptives, figures, offshoring, regressions, report, robustness, study
 from analytics.exhibit_cache import ExhibitCache
 from analytics.exhibits import Exhibit
-from analytics.isolation import exhibit_name, fork_is_safe, run_exhibit
+from analytics.isolation import exhibit_name, fork_is_safe, run_exhibits
 from etl.pipeline import Cache, default_work_dir, run_etl
 from prodnet.progress import peak_rss_gib, steps
 
@@ -30,6 +31,22 @@ PAPER_ORDER = ["table_1", "table_2", "figure_1", "figure_2", "figure_3", "table_
                "table_8_inference", "table_9", "table_9_inference", "table_A1", "table_A2", "table_A3", "table_A4",
                "table_A5", "table_A9", "figure_A1", "figure_A3", "figure_A4", "table_W1", "table_R1", "table_R2",
                "table_R3", "table_R4"]
+
+
+# the exhibits that take longest at full scale, started first when several run at a time
+LONG_FIRST = ["table_9_inference", "table_R3", "table_9", "table_4", "table_A5", "table_7_inference",
+              "table_8_inference", "table_5", "table_7", "table_8", "table_3", "table_R1", "table_R4", "table_A4",
+              "table_R2", "figure_A1"]
+MAX_DEFAULT_JOBS = 4  # each child holds its own working copies (Table 5's design is ~2 GiB at full scale)
+
+
+def default_jobs() -> int:
+    """Exhibits computed at the same time by default: the cores this process may use, at most 4."""
+    try:
+        n = len(os.sched_getaffinity(0))
+    except AttributeError:
+        n = os.cpu_count() or 1
+    return max(1, min(n, MAX_DEFAULT_JOBS))
 
 
 def _versions() -> dict:
@@ -131,11 +148,13 @@ def _write_tables(out: Path, exhibits: list[Exhibit]) -> None:
 
 def run_all(data_root: str | Path, out_dir: str | Path, store: str = "embedded", work: str | Path | None = None,
             only: list[str] | None = None, quiet: bool = False, y0: int = 2005, y1: int = 2010, isolate: bool = True,
-            return_exhibits: bool = False, reuse: bool = True, **store_kw) -> dict | tuple[dict, list[Exhibit]]:
+            return_exhibits: bool = False, reuse: bool = True, jobs: int | None = None,
+            **store_kw) -> dict | tuple[dict, list[Exhibit]]:
     """Reproduce every table and figure of the paper (and the seed-000 table) into ``out_dir``; with
     ``isolate`` each exhibit runs in a forked child process so that a crash in compiled code ends only it.
     With ``reuse``, exhibits already computed from the same clean tables by the same code are read back
-    (``ExhibitCache``); ``reuse=False`` computes everything and keeps nothing.
+    (``ExhibitCache``); ``reuse=False`` computes everything and keeps nothing. ``jobs``: exhibits computed at
+    the same time (forked children; default ``default_jobs()``).
     Returns the summary (also written to summary.json); with ``return_exhibits`` the pair (summary, the
     exhibits in the paper's order), as ``prodnet.open(root).run_all(out)`` uses it."""
     unknown = [n for n in only or [] if n not in PAPER_ORDER]
@@ -145,7 +164,6 @@ def run_all(data_root: str | Path, out_dir: str | Path, store: str = "embedded",
     work = Path(work) if work else default_work_dir(root)
     (out / "figures").mkdir(parents=True, exist_ok=True)
     t_all = time.perf_counter()
-    exhibits: list[Exhibit] = []
     truth_path = root / "truth.json"
     truth = json.loads(truth_path.read_text()) if truth_path.exists() else None
     with steps("run-all", quiet=quiet) as st:
@@ -171,16 +189,20 @@ def run_all(data_root: str | Path, out_dir: str | Path, store: str = "embedded",
             saved.put_meta(meta)
             st("study: shared samples")
             regressions.warm(data, [exhibit_name(f) for f, _ in todo])
-        for fn, fig_dir in fns:
-            name = exhibit_name(fn)
-            ex = saved.get(name, fig_dir)
-            if ex is None:
-                st(name)
-                ex = run_exhibit(fn, *((data,) if fig_dir is None else (data, fig_dir)), isolate=isolated)
+        exhibits = [ex for ex in (saved.get(exhibit_name(f), d) for f, d in fns) if ex is not None]
+        if exhibits:
+            st(f"{len(exhibits)} exhibit(s) reused: same clean tables, same code")
+        if todo:
+            jobs = max(1, jobs or default_jobs())
+            st(f"exhibits ({jobs} at a time)" if isolated and jobs > 1 else "exhibits")
+            todo.sort(key=lambda t: LONG_FIRST.index(exhibit_name(t[0])) if exhibit_name(t[0]) in LONG_FIRST else 99)
+
+            def done(ex: Exhibit) -> None:
                 saved.put(ex)
-            exhibits.append(ex)
-        if len(todo) < len(fns):
-            st(f"{len(fns) - len(todo)} exhibit(s) reused: same clean tables, same code")
+                st.record(ex.id, ex.seconds)
+
+            exhibits += run_exhibits([(f, (data,) if d is None else (data, d)) for f, d in todo], isolate=isolated,
+                                     jobs=jobs, on_done=done)
         exhibits.sort(key=lambda e: PAPER_ORDER.index(e.id) if e.id in PAPER_ORDER else 99)
         st("write outputs")
         _write_tables(out, exhibits)

@@ -29,13 +29,31 @@ _WRAP = ("import resource, subprocess, sys, time\n"
          "sys.exit(r.returncode)")
 
 
-def measured(args: list[str]) -> tuple[float, float, str]:
-    """Wall seconds, peak RSS (GiB) and output of one command in a fresh process."""
-    p = subprocess.run([sys.executable, "-c", _WRAP, *args], capture_output=True, text=True)
+def measured(args: list[str]) -> tuple[float, float, str, float]:
+    """Wall seconds, peak RSS (GiB) of the largest process, output, and the peak of the summed RSS of the
+    whole process tree (GiB; sampled every 0.2 s: exhibits run in parallel children, the store loads in its
+    own process) of one command in a fresh process."""
+    import tempfile
+
+    import psutil
+
+    with tempfile.TemporaryFile("w+") as fo, tempfile.TemporaryFile("w+") as fe:
+        p = subprocess.Popen([sys.executable, "-c", _WRAP, *args], stdout=fo, stderr=fe, text=True)
+        top, peak = psutil.Process(p.pid), 0
+        while p.poll() is None:
+            try:
+                procs = [top, *top.children(recursive=True)]
+                peak = max(peak, sum(q.memory_info().rss for q in procs if q.is_running()))
+            except psutil.Error:
+                pass
+            time.sleep(0.2)
+        fo.seek(0)
+        fe.seek(0)
+        out, err = fo.read(), fe.read()
     if p.returncode != 0:
-        raise RuntimeError(f"{' '.join(args)} failed:\n{p.stderr[-3000:]}")
-    secs, rss = map(float, re.findall(r"^@@ (\S+) (\S+)$", p.stdout, re.M)[-1])
-    return secs, rss, p.stdout + p.stderr  # progress lines go to stderr
+        raise RuntimeError(f"{' '.join(args)} failed:\n{err[-3000:]}")
+    secs, rss = map(float, re.findall(r"^@@ (\S+) (\S+)$", out, re.M)[-1])
+    return secs, rss, out + err, peak / 2**30  # progress lines go to stderr
 
 
 def synth_steps(output: str) -> list[dict]:
@@ -54,7 +72,7 @@ def main() -> None:
     a = ap.parse_args()
     prodnet = [sys.executable, "-c", "from prodnet.cli import main; main()"]
     shutil.rmtree(a.root, ignore_errors=True)
-    secs, rss, out = measured([*prodnet, "synth", str(a.root), "--scale", "full", "--seed", str(a.seed)])
+    secs, rss, out, _ = measured([*prodnet, "synth", str(a.root), "--scale", "full", "--seed", str(a.seed)])
     rows = [{"what": "prodnet synth --scale full (3,586,090 + 4,463,168 links)", "seconds": secs,
              "peak_rss_gib": rss}, *synth_steps(out)]
     if a.synth_only:
@@ -65,23 +83,33 @@ def main() -> None:
     for _ in range(a.repeats):
         shutil.rmtree(a.root / ".prodnet", ignore_errors=True)
         shutil.rmtree(a.out, ignore_errors=True)
-        secs, rss, _ = measured([*prodnet, "run-all", str(a.root), str(a.out)])
-        runs.append((secs, rss, json.loads((a.out / "summary.json").read_text())))
+        secs, rss, _, tree = measured([*prodnet, "run-all", str(a.root), str(a.out)])
+        runs.append((secs, rss, json.loads((a.out / "summary.json").read_text()), tree, load_average()))
         time.sleep(5)
     med = sorted(runs, key=lambda r: r[0])[len(runs) // 2]
     rows.append({"what": f"prodnet run-all (ETL + graph load + every table and figure), median of {a.repeats} "
                  "clean runs", "seconds": statistics.median(r[0] for r in runs), "peak_rss_gib": med[1],
-                 "runs_seconds": ", ".join(f"{r[0]:.0f}" for r in runs),
-                 "runs_peak_rss_gib": ", ".join(f"{r[1]:.2f}" for r in runs)})
-    secs, rss, _ = measured([*prodnet, "run-all", str(a.root), str(a.out), "--only", "table_1"])
-    rows.append({"what": "prodnet run-all again, inputs unchanged (cache and graph reused), --only table_1",
-                 "seconds": secs, "peak_rss_gib": rss})
+                 "peak_rss_tree_gib": med[3], "runs_seconds": ", ".join(f"{r[0]:.0f}" for r in runs),
+                 "runs_peak_rss_gib": ", ".join(f"{r[1]:.2f}" for r in runs),
+                 "runs_peak_rss_tree_gib": ", ".join(f"{r[3]:.2f}" for r in runs),
+                 "load_average_1_5_15": " | ".join(r[4] for r in runs)})
+    secs, rss, _, tree = measured([*prodnet, "run-all", str(a.root), str(a.out)])
+    rows.append({"what": "prodnet run-all again, inputs unchanged (clean tables, graph and exhibits reused)",
+                 "seconds": secs, "peak_rss_gib": rss, "peak_rss_tree_gib": tree})
     rows += [{"what": f"run-all step: {k}", "seconds": round(v, 1)}
              for k, v in med[2]["timings_seconds"].items() if k != "total"]
+    rows.append({"what": "run-all step: graph store load (own process, beside the exhibits)",
+                 "seconds": round(med[2]["graph_store"]["load_seconds"], 1)})
     rows += [{"what": f"disk: {what}", "size": f"{_du(p) / 1e6:,.0f} MB"}
              for what, p in (("embedded graph store (both vintages)", a.root / ".prodnet" / "graph.lbdb"),
                              ("Parquet cache (both vintages, survey, industry)", a.root / ".prodnet" / "cache"))]
     print(save("pipeline_full", rows))
+
+
+def load_average() -> str:
+    import os
+
+    return " / ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 def _du(path: Path) -> int:

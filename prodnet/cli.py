@@ -310,11 +310,13 @@ def run_all_cmd(
     only: Annotated[list[str] | None, typer.Option(help="only these exhibits, e.g. --only table_7")] = None,
     recompute: Annotated[bool, typer.Option("--recompute", help="compute every exhibit again instead of reusing "
                                             "those computed from the same clean tables by the same code")] = False,
+    jobs: Annotated[int | None, typer.Option(help="exhibits computed at the same time (default: the cores "
+                                             "available, at most 4)", min=1)] = None,
 ) -> None:
     """Reproduce every table and figure of the paper from a data root."""
     from analytics.run import run_all
 
-    s = run_all(root, out_dir, store=store, work=work, only=only, reuse=not recompute)
+    s = run_all(root, out_dir, store=store, work=work, only=only, reuse=not recompute, jobs=jobs)
     out.print(f"report: {out_dir / 'report.html'} ({s['seconds_total']:.0f} s, peak RSS {s['peak_rss_gib']:.2f} GiB)")
     if s["errors"]:
         out.print(f"[yellow]exhibits not produced:[/] {', '.join(s['errors'])} (reasons in the report)")

@@ -40,6 +40,12 @@ class Steps:
         if self._status:
             self._status.update(f"[bold]{self.title}[/]: {name} …")
 
+    def record(self, name: str, seconds: float) -> None:
+        """A piece of work that ran beside the current step (e.g. an exhibit in a parallel child)."""
+        self.timings[name] = seconds
+        if not self.quiet:
+            console.print(f"  {name}: {seconds:.1f} s (peak RSS {peak_rss_gib():.2f} GiB)")
+
     def _close(self) -> None:
         if self._current is None:
             return
