@@ -16,6 +16,7 @@ from __future__ import annotations
 import faulthandler
 import os
 import pickle
+import re
 import select
 import signal
 import sys
@@ -36,8 +37,9 @@ CANARY_TIMEOUT = 30.0
 
 def exhibit_name(fn: Callable) -> str:
     """The exhibit id a producing function stands for (``table_a5`` → ``table_A5``)."""
-    name = fn.__name__.replace("figure_a", "figure_A").replace("table_a", "table_A").replace("table_r", "table_R")
-    return "table_W1" if name == "wage_inequality_table" else name
+    if fn.__name__ == "wage_inequality_table":
+        return "table_W1"
+    return re.sub(r"^(table|figure)_([a-z])(\d+)$", lambda m: f"{m[1]}_{m[2].upper()}{m[3]}", fn.__name__)
 
 
 def run_guarded(fn: Callable, *args) -> Exhibit:

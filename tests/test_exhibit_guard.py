@@ -168,6 +168,24 @@ def test_hung_child_is_stopped():
     assert ex.error.startswith("stopped: not finished within 1 s")
 
 
+def table_big(_):  # a result larger than a pipe's buffer, so the parent must read while children run
+    return Exhibit("table_big", "t", notes="x" * 3_000_000)
+
+
+def test_exhibits_two_at_a_time_keep_their_order_and_their_fates():
+    from analytics.isolation import run_many
+
+    seen = []
+    out = run_many([(table_crash, (None,)), (table_big, (None,)), (table_refuses, (None,)),
+                    (lambda _: __import__("time").sleep(30), (None,)), (table_warns, (None,))],
+                   jobs=2, timeout=5, on_done=lambda e: seen.append(e.id))
+    assert [e.id for e in out] == ["table_crash", "table_big", "table_refuses", "<lambda>", "table_warns"]
+    assert out[0].error.startswith("crashed: signal 6") and out[1].error is None and len(out[1].notes) == 3_000_000
+    assert out[2].error == "not estimable: Table X column 1: no rows"
+    assert out[3].error.startswith("stopped: not finished within 5 s") and out[4].warnings
+    assert sorted(seen) == sorted(e.id for e in out) and all(e.seconds > 0 for e in out)
+
+
 def test_warnings_collected_once_and_reasons_kept():
     ex = run_guarded(table_warns, None)
     assert ex.warnings == ["UserWarning: something to know"]
