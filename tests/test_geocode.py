@@ -237,3 +237,14 @@ def test_report_intro_counts_precision(hand_root):
     n05 = firms[2005].geo_precision.value_counts()
     assert f"2005: district {n05['district']}, municipality {n05['municipality']}" in text
     assert f"2010: district {(firms[2010].geo_precision == 'district').sum()}." in text
+
+
+def test_a_kanji_run_that_is_not_a_numeral_is_kept_not_an_error():
+    """A run of numeral kanji before 丁目/番… that kanjize cannot read (十十) is kept as written: the
+    address still gets a key, and equal texts still match (found by the columnar property test)."""
+    from etl.geo import address_key, map_text
+
+    assert address_key("東京都千代田区丸の内十十丁目") == address_key("東京都千代田区丸の内十十丁目")
+    assert "十十" in address_key("東京都千代田区丸の内十十丁目")
+    assert address_key("丸の内二十三番").endswith("23番")
+    assert map_text(["十十丁目", "三丁目"], address_key) == [address_key("十十丁目"), "3丁目"]

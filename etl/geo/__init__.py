@@ -209,9 +209,14 @@ def address_key(text: str) -> str:
 
 @lru_cache(maxsize=4096)
 def _kanji_number(kanji: str) -> str:
+    """Arabic digits for a kanji numeral; a run that is not a numeral (十十, 百千十) stays as written, so it
+    matches only the same text."""
     from kanjize import kanji2number
 
-    return str(kanji2number(kanji))
+    try:
+        return str(kanji2number(kanji))
+    except ValueError:
+        return kanji
 
 
 _KEY_CHARS = str.maketrans({"ヶ": "ケ", "ヵ": "ケ", "が": "ケ", "之": "ノ", "の": "ノ"})
