@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from analytics import instrument, tfp
 from etl.pipeline import Cache
@@ -51,7 +53,8 @@ class Study:
         return self._memo[key]
 
     def code(self, tsr_ids) -> np.ndarray:
-        return self.ids.get_indexer(tsr_ids)
+        """Integer firm code (position in ``ids``) of each id; −1 for an id of neither vintage."""
+        return firm_codes(self.memo("ids_arrow", lambda: pa.array(self.ids)), tsr_ids)
 
     @property
     def both(self) -> pd.Index:
@@ -173,6 +176,16 @@ def _status(survey: pd.DataFrame, y0: int, y1: int) -> pd.DataFrame:
 LINK_COLUMNS = ["seller_id", "buyer_id", "dist_km", "parent_child"]
 
 
+def firm_codes(ids: pa.Array, values) -> np.ndarray:
+    """Position of each of ``values`` in ``ids`` (−1 where absent), as int64. Arrow's vectorised hash
+    lookup: pandas' ``get_indexer`` on Arrow-backed strings builds one Python object per value, about 15
+    times slower on the millions of link endpoints."""
+    v = pa.array(values) if not isinstance(values, pa.Array | pa.ChunkedArray) else values
+    if v.type != ids.type:
+        v = v.cast(ids.type)
+    return pc.index_in(v, value_set=ids).fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
 def build(cache: Cache, store: GraphStore | None = None, y0: int = 2005, y1: int = 2010, progress=None) -> Study:
     """The study of vintages ``y0`` and ``y1``. Links: the clean tables of the cache (the rows the graph store
     is loaded from), or, given a ``store``, its SUPPLIES relationships (``GraphStore.edges``; the same rows,
@@ -187,10 +200,11 @@ def build(cache: Cache, store: GraphStore | None = None, y0: int = 2005, y1: int
     links = {y: store.edges(y) if store is not None else cache.read(f"links_{y}", columns=LINK_COLUMNS)
              for y in (y0, y1)}
     ids = firms[y0].index.union(firms[y1].index)
+    ids_arrow = pa.array(ids)
     for y in (y0, y1):
         links[y]["parent_child"] = links[y].parent_child.astype(bool)
-        links[y]["s"] = ids.get_indexer(links[y].seller_id).astype(np.int64)
-        links[y]["b"] = ids.get_indexer(links[y].buyer_id).astype(np.int64)
+        links[y]["s"] = firm_codes(ids_arrow, links[y].seller_id)
+        links[y]["b"] = firm_codes(ids_arrow, links[y].buyer_id)
     jsic = cache.read("industry_jsic")
     ch = cache.read("industry_characteristics").set_index("jsic3")
     ch["ratio"] = ch.rho / (ch.rho - 1)

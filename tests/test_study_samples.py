@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from analytics import regressions, study
@@ -51,3 +52,18 @@ def test_study_links_from_the_cache_equal_the_stores_edges(cache, store):
         a = a.astype({"seller_id": str, "buyer_id": str}).sort_values(key).reset_index(drop=True)
         b = b.astype({"seller_id": str, "buyer_id": str}).sort_values(key).reset_index(drop=True)
         pd.testing.assert_frame_equal(a, b.astype(a.dtypes.to_dict()), check_exact=False, rtol=1e-12)
+
+
+def test_firm_codes_equal_pandas_positions(st):
+    """Integer firm codes by Arrow's lookup equal pandas' positions, −1 for unknown ids, any input type."""
+    from analytics.study import firm_codes
+
+    for y in (2005, 2010):
+        l = st.links[y]
+        assert (l.s.to_numpy() == st.ids.get_indexer(l.seller_id)).all()
+        assert (l.b.to_numpy() == st.ids.get_indexer(l.buyer_id)).all()
+    probe = [st.ids[3], "no-such-firm", st.ids[0], st.ids[-1]]
+    want = [3, -1, 0, len(st.ids) - 1]
+    assert st.code(probe).tolist() == want
+    assert st.code(pd.Index(probe)).tolist() == want
+    assert firm_codes(pa.array(st.ids), pd.Series(probe, dtype=object)).tolist() == want
