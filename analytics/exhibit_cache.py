@@ -1,7 +1,7 @@
 """Exhibits kept between runs: an unchanged rerun of ``run_all`` reads them instead of recomputing.
 
-An exhibit is reused only when everything it is computed from is the same: the clean tables (their
-content fingerprints in the cache manifest), the vintages, truth.json (planted values shown beside the
+An exhibit is reused only when everything it is computed from is the same: the clean tables (a hash of
+their content, so the same data under another path spelling still matches), the vintages, truth.json (planted values shown beside the
 estimates), the project's code (every source, query and data file of its packages) and the versions of the
 numerical libraries. Anything else gives another key, and the exhibits are computed again. Exhibits that
 failed or crashed are never kept (a rerun tries them again); "not estimable" ones are, since the reason
@@ -40,6 +40,17 @@ def code_version() -> str:
     return h.hexdigest()
 
 
+def clean_tables_digest(cache: Cache) -> str:
+    """Hash of the content of every clean table in the cache (not of the inputs' paths or times: the same
+    data reached by another path, or re-cleaned after a ``touch``, gives the same digest)."""
+    h = hashlib.blake2b(digest_size=16)
+    for p in sorted(Path(cache.dir).glob("*.parquet")):
+        h.update(p.name.encode())
+        with open(p, "rb") as f:
+            h.update(hashlib.file_digest(f, "blake2b").digest())
+    return h.hexdigest()
+
+
 def _keep(ex: Exhibit) -> bool:
     return ex.error is None or ex.error.startswith("not estimable")
 
@@ -50,8 +61,7 @@ class ExhibitCache:
     def __init__(self, work: Path, cache: Cache, y0: int, y1: int, truth: Path | None = None, enabled: bool = True):
         self.enabled = enabled
         h = hashlib.sha256()
-        for k, v in sorted(cache.manifest.items()):
-            h.update(f"{k}:{v.get('fingerprint')}|".encode())
+        h.update(clean_tables_digest(cache).encode())
         h.update(f"{y0}-{y1}|{code_version()}|".encode())
         if truth is not None and truth.exists():
             h.update(truth.read_bytes())

@@ -90,7 +90,7 @@ class _Child:
     """One exhibit running in a forked child: its pid, the pipe its pickled result comes through, the file
     that captures its standard error, and its deadline."""
 
-    def __init__(self, fn: Callable, args: tuple, timeout: float):
+    def __init__(self, fn: Callable, args: tuple, timeout: float, started: Callable[[_Child], None]):
         sys.stdout.flush()
         sys.stderr.flush()
         self.name, self.t0 = exhibit_name(fn), time.perf_counter()
@@ -98,12 +98,31 @@ class _Child:
         self.timeout, self.chunks = timeout, []
         self.err = tempfile.TemporaryFile()
         r, w = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - the child exits inside _child
-            os.close(r)
-            _child(fn, args, w, self.err.fileno())
-        os.close(w)
-        self.pid, self.fd = pid, r
+        # Ctrl-C is held back across the fork: delivered inside it, it would be swallowed by an at-fork hook
+        # (logging's) and the run would go on; the child ignores it (the parent stops its children)
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            pid = os.fork()
+            if pid == 0:  # pragma: no cover - the child exits inside _child
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
+                signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+                os.close(r)
+                _child(fn, args, w, self.err.fileno())
+            os.close(w)
+            self.pid, self.fd = pid, r
+            started(self)  # known to the caller before an interrupt can arrive
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+
+    def kill(self) -> None:
+        """Stop and reap the child (the run was interrupted)."""
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
+        os.close(self.fd)
+        self.err.close()
 
     def read(self) -> bool:
         """Read what is available; True once the child closed its end."""
@@ -151,11 +170,20 @@ def run_many(tasks: list[tuple[Callable, tuple]], jobs: int = 1, timeout: float 
     out: dict[int, Exhibit] = {}
     running: dict[int, tuple[int, _Child]] = {}
     todo = list(enumerate(tasks))
+    try:
+        _run_all_children(todo, running, out, jobs, timeout, on_done)
+    except BaseException:  # an interrupt (Ctrl-C) or an error here: no child may outlive the run
+        for _, c in running.values():
+            c.kill()
+        raise
+    return [out[i] for i in range(len(tasks))]
+
+
+def _run_all_children(todo: list, running: dict, out: dict, jobs: int, timeout: float, on_done) -> None:
     while todo or running:
         while todo and len(running) < max(jobs, 1):
             i, (fn, args) = todo.pop(0)
-            c = _Child(fn, args, timeout)
-            running[c.fd] = (i, c)
+            _Child(fn, args, timeout, lambda c, i=i: running.__setitem__(c.fd, (i, c)))
         wait = max(0.0, min(c.deadline for _, c in running.values()) - time.monotonic())
         ready = select.select(list(running), [], [], wait)[0]
         for fd in ready:
@@ -171,7 +199,6 @@ def run_many(tasks: list[tuple[Callable, tuple]], jobs: int = 1, timeout: float 
                 out[i] = c.finish(False)
                 if on_done:
                     on_done(out[i])
-    return [out[i] for i in range(len(tasks))]
 
 
 def _canary() -> Exhibit:

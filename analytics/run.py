@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import multiprocessing
 import os
 import platform
+import subprocess
+import sys
+import tempfile
 import time
 from importlib import metadata
 from pathlib import Path
@@ -81,41 +83,57 @@ def _store(kind: str, work: Path, cache: Cache, years: list[int], st, **kw):
     return s, False
 
 
-def _load_store_child(kind: str, work: str, years: list[int], kw: dict, conn) -> None:
-    """In a spawned process: load the store, send back None or the error in one line."""
+def load_store_main() -> None:
+    """Entry point of the store-loading process (``StoreLoad``): the request as JSON on standard input, the
+    result (``{"error": null}`` or the error in one line) as the last line of standard output."""
+    req = json.loads(sys.stdin.read())
     try:
-        s, _ = _store(kind, Path(work), Cache(Path(work)), years, lambda m: None, **kw)
+        s, _ = _store(req["kind"], Path(req["work"]), Cache(Path(req["work"])), req["years"], lambda m: None,
+                      **req["kw"])
         s.close()
-        conn.send(None)
+        print(json.dumps({"error": None}))
     except Exception as e:  # noqa: BLE001 - the parent reports it; the exhibits do not need the store
         from graph.store import first_line
 
-        conn.send(f"{type(e).__name__}: {first_line(e)}")
+        print(json.dumps({"error": f"{type(e).__name__}: {first_line(e)}"}))
+
+
+_LOADER = "from analytics.run import load_store_main; load_store_main()"
 
 
 class StoreLoad:
     """The graph store brought up to date beside the exhibits: they read the clean tables (the rows the store
-    is loaded from), so the load runs in its own process (spawned: no state shared with the forked exhibit
-    children) while they are computed. ``wait()`` returns None or the load's error."""
+    is loaded from), so the load runs in a fresh interpreter (``python -c``: nothing of the caller's
+    ``__main__`` is re-run, no state shared with the forked exhibit children) while they are computed; the
+    request, with any connection settings, goes through its standard input, not its command line.
+    ``wait()`` returns None or the load's error; a server that cannot be reached is an error at once."""
 
     def __init__(self, kind: str, work: Path, cache: Cache, years: list[int], st, **kw):
-        from graph import open_store
+        from graph import StoreError, open_store
+        from graph.store import first_line
 
+        self.reused, self.error, self.seconds, self._proc = False, None, 0.0, None
         s = open_store(kind, path=work / "graph.lbdb", **kw)
         try:
+            s.check_reachable()
             fresh = s.is_current(cache, years)
+        except StoreError as e:
+            self.error = first_line(e)
+            return
         finally:
             s.close()
-        self.reused, self.error, self.seconds = bool(fresh), None, 0.0
-        self._proc = None
-        if not fresh:
-            st(f"graph store: loading in a separate process ({fresh.reason})")
-            ctx = multiprocessing.get_context("spawn")
-            self._conn, child = ctx.Pipe(duplex=False)
-            self._t0 = time.perf_counter()
-            self._proc = ctx.Process(target=_load_store_child, args=(kind, str(work), years, kw, child), daemon=True)
-            self._proc.start()
-            child.close()
+        self.reused = bool(fresh)
+        if fresh:
+            return
+        st(f"graph store: loading in a separate process ({fresh.reason})")
+        self._out, self._err = tempfile.TemporaryFile("w+"), tempfile.TemporaryFile("w+")
+        root = str(Path(__file__).resolve().parent.parent)
+        env = os.environ | {"PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)}
+        self._t0 = time.perf_counter()
+        self._proc = subprocess.Popen([sys.executable, "-c", _LOADER], stdin=subprocess.PIPE, stdout=self._out,
+                                      stderr=self._err, text=True, env=env)
+        self._proc.stdin.write(json.dumps({"kind": kind, "work": str(work), "years": years, "kw": kw}))
+        self._proc.stdin.close()
 
     @property
     def loading(self) -> bool:
@@ -124,14 +142,19 @@ class StoreLoad:
     def wait(self) -> str | None:
         if self._proc is None:
             return self.error
-        try:
-            self.error = self._conn.recv()
-        except EOFError:
-            self.error = "the loading process ended without a result"
-        self._proc.join()
-        if self._proc.exitcode not in (0, None) and self.error is None:
-            self.error = f"the loading process ended with exit status {self._proc.exitcode}"
+        code = self._proc.wait()
         self.seconds, self._proc = time.perf_counter() - self._t0, None
+        self._out.seek(0)
+        self._err.seek(0)
+        lines = self._out.read().strip().splitlines()
+        try:
+            self.error = json.loads(lines[-1])["error"]
+        except (IndexError, ValueError, KeyError):
+            tail = " | ".join(self._err.read().strip().splitlines()[-3:])
+            self.error = f"the loading process ended with exit status {code} without a result" + (
+                f"; last output: {tail}" if tail else "")
+        self._out.close()
+        self._err.close()
         return self.error
 
 

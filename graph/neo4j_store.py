@@ -109,8 +109,25 @@ class Neo4jStore(GraphStore):
     def __init__(self, uri: str, user: str, password: str, database: str = "neo4j", batch: int = 5_000) -> None:
         self.database, self.batch, self.uri, self.user = database, batch, uri, user
         self.driver = GraphDatabase.driver(uri, auth=(user, password))
+        self._reachable = False
+
+    def check_reachable(self) -> None:
+        """Connect once, failing at once with a StoreError when the server refuses or cannot be found (the
+        driver would otherwise retry each transaction for about 30 s)."""
+        if self._reachable:
+            return
+        try:
+            self.driver.verify_connectivity()
+        except AuthError as e:
+            raise StoreError(f"{self.uri}: authentication failed for user {self.user!r} (NEO4J_USER, NEO4J_PASSWORD;"
+                             " the local Bolt test server's user is root)") from e
+        except (ServiceUnavailable, OSError) as e:
+            raise StoreError(f"cannot reach the Neo4j server at {self.uri}: {first_line(e)}") from e
+        self._reachable = True
 
     def _execute(self, cypher: str, params: dict, write: bool = False) -> pd.DataFrame:
+        self.check_reachable()
+
         def work(tx):
             res = tx.run(cypher, params)
             return res.keys(), [r.values() for r in res]

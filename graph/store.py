@@ -136,6 +136,9 @@ class GraphStore(ABC):
         return {"status": r.status, "vintages": json.loads(r.vintages or "{}"), "industry": r.industry or None,
                 "modified": bool(r.modified), "note": r.note or ""}
 
+    def check_reachable(self) -> None:  # noqa: B027 - a no-op default: only server backends can be unreachable
+        """Raise StoreError at once if the store cannot be reached (a server backend); embedded: nothing."""
+
     def is_current(self, cache: Cache, years: list[int]) -> Freshness:
         """Is this store exactly what a load of ``years`` from ``cache`` would build? Compares the stamp
         written by the last load with the content of the cache's clean tables."""

@@ -210,3 +210,37 @@ def test_native_panic_on_empty_frame_contained():
     assert p.returncode == 0, p.stderr[-2000:]
     assert p.stdout.startswith("crashed: signal 6 (SIGABRT); last output:")
     assert "panicked" in p.stdout
+
+
+INTERRUPTED = """
+import sys, time, psutil
+from analytics.isolation import run_many
+def table_slow(_):
+    time.sleep(60)
+print("running", flush=True)
+try:
+    run_many([(table_slow, (None,))] * 4, jobs=2)
+except KeyboardInterrupt:
+    time.sleep(0.5)
+    print("interrupted; children left:", len(psutil.Process().children(recursive=True)), flush=True)
+    sys.exit(130)
+print("finished", flush=True)
+"""
+
+
+def test_ctrl_c_stops_the_exhibits_and_reaches_the_caller():
+    """Ctrl-C (SIGINT to the whole process group, as a terminal sends it) while exhibits run two at a time:
+    the caller gets KeyboardInterrupt (the run stops with 130), and no exhibit child is left."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    p = subprocess.Popen([sys.executable, "-c", INTERRUPTED], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, start_new_session=True)
+    assert p.stdout.readline().strip() == "running"
+    time.sleep(2.0)  # both children forked and sleeping
+    os.killpg(p.pid, signal.SIGINT)
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 130, (out, err)
+    assert "interrupted; children left: 0" in out

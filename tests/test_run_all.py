@@ -4,6 +4,7 @@ numbers checked against independent pandas computations on the raw files and the
 from __future__ import annotations
 
 import json
+import os
 
 import pandas as pd
 import pytest
@@ -63,11 +64,15 @@ def test_changed_input_or_recompute_is_not_reused(tmp_path):
     assert run_all(root, tmp_path / "a", quiet=True, only=["table_1"])["exhibits_reused"] == 0
     assert run_all(root, tmp_path / "b", quiet=True, only=["table_1"])["exhibits_reused"] == 1
     assert run_all(root, tmp_path / "c", quiet=True, only=["table_1"], reuse=False)["exhibits_reused"] == 0
-    links = root / "tsr" / "2005" / "linkage.csv"
-    lines = links.read_bytes().splitlines(keepends=True)
-    links.write_bytes(b"".join(lines[:-1]))  # one report fewer in 2005
+    company = root / "tsr" / "2005" / "company.csv"
+    os.utime(company, ns=(company.stat().st_atime_ns, company.stat().st_mtime_ns + 10**9))  # touched: re-cleaned,
+    assert run_all(root, tmp_path / "t", quiet=True, only=["table_1"])["exhibits_reused"] == 1  # same content
+    survey = root / "bsjbsa" / "2005.csv"
+    b = pd.read_csv(survey, dtype=str, keep_default_na=False)
+    b.loc[0, "sales"] = str(int(float(b.sales[0])) + 1000)  # one survey value changed
+    b.to_csv(survey, index=False)
     again = run_all(root, tmp_path / "d", quiet=True, only=["table_1"])
-    assert again["exhibits_reused"] == 0  # the clean tables' fingerprint changed
+    assert again["exhibits_reused"] == 0  # the clean tables' content changed
     assert len(list((root / ".prodnet" / "exhibits").iterdir())) == 1  # only the latest key is kept
 
 
