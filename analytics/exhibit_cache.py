@@ -80,7 +80,7 @@ class ExhibitCache:
             return None
         try:
             ex = pickle.loads(self._path(name).read_bytes())
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+        except Exception:  # noqa: BLE001 - an unreadable file (truncated, other code) is computed again
             return None
         if ex.figure is not None:
             kept = self.dir / "figures" / Path(ex.figure).name
@@ -103,13 +103,18 @@ class ExhibitCache:
 
     def meta(self) -> dict | None:
         p = self.dir / "meta.pkl"
-        return pickle.loads(p.read_bytes()) if self.enabled and p.exists() else None
+        try:
+            return pickle.loads(p.read_bytes()) if self.enabled and p.exists() else None
+        except Exception:  # noqa: BLE001
+            return None  # unreadable (e.g. a run killed while writing it): computed again
 
     def put_meta(self, meta: dict) -> None:
         if not self.enabled:
             return
         self._claim()
-        (self.dir / "meta.pkl").write_bytes(pickle.dumps(meta, protocol=pickle.HIGHEST_PROTOCOL))
+        tmp = self.dir / "meta.tmp"
+        tmp.write_bytes(pickle.dumps(meta, protocol=pickle.HIGHEST_PROTOCOL))
+        tmp.replace(self.dir / "meta.pkl")
 
     def _claim(self) -> None:
         """Create this key's folder, removing the folders of other keys (older data or code)."""

@@ -200,7 +200,8 @@ def run_all(data_root: str | Path, out_dir: str | Path, store: str = "embedded",
         fns = [(f, d) for f, d in fns + [(f, out / "figures") for f in figures.all_figures()]
                if not only or exhibit_name(f) in only]
         saved = ExhibitCache(work, cache, y0, y1, truth_path, enabled=reuse)
-        todo = [(f, d) for f, d in fns if not saved.has(exhibit_name(f))]
+        kept = {exhibit_name(f): saved.get(exhibit_name(f), d) for f, d in fns}  # None: to compute (or unreadable)
+        todo = [(f, d) for f, d in fns if kept[exhibit_name(f)] is None]
         isolated = isolate and (not todo or fork_is_safe())
         meta = saved.meta() if not todo else None
         if meta is None:
@@ -212,7 +213,7 @@ def run_all(data_root: str | Path, out_dir: str | Path, store: str = "embedded",
             saved.put_meta(meta)
             st("study: shared samples")
             regressions.warm(data, [exhibit_name(f) for f, _ in todo])
-        exhibits = [ex for ex in (saved.get(exhibit_name(f), d) for f, d in fns) if ex is not None]
+        exhibits = [ex for ex in kept.values() if ex is not None]
         if exhibits:
             st(f"{len(exhibits)} exhibit(s) reused: same clean tables, same code")
         if todo:

@@ -64,6 +64,11 @@ def test_changed_input_or_recompute_is_not_reused(tmp_path):
     assert run_all(root, tmp_path / "a", quiet=True, only=["table_1"])["exhibits_reused"] == 0
     assert run_all(root, tmp_path / "b", quiet=True, only=["table_1"])["exhibits_reused"] == 1
     assert run_all(root, tmp_path / "c", quiet=True, only=["table_1"], reuse=False)["exhibits_reused"] == 0
+    for kept in (root / ".prodnet" / "exhibits").glob("*/*.pkl"):
+        kept.write_bytes(b"\x80\x05garbage")  # a kept exhibit and the study summary unreadable: recomputed
+    again = run_all(root, tmp_path / "g", quiet=True, only=["table_1"])
+    assert again["exhibits_reused"] == 0 and again["errors"] == []
+    assert (tmp_path / "g" / "tables" / "table_1.csv").read_bytes() == (tmp_path / "a" / "tables" / "table_1.csv").read_bytes()
     company = root / "tsr" / "2005" / "company.csv"
     os.utime(company, ns=(company.stat().st_atime_ns, company.stat().st_mtime_ns + 10**9))  # touched: re-cleaned,
     assert run_all(root, tmp_path / "t", quiet=True, only=["table_1"])["exhibits_reused"] == 1  # same content
