@@ -22,7 +22,7 @@ def table6_buyers(st: Study) -> pd.DataFrame:
     tsr_id (index), survey_id, log_tfp. All industries: the paper's 21,434 buyers exceed its manufacturing
     survey firms."""
     s = st.survey[(st.survey.year == st.y0) & (st.survey.tsr_id.fillna("") != "")]
-    s = s[s.tsr_id.isin(st.firms[st.y0].index)].drop_duplicates("tsr_id").set_index("tsr_id")
+    s = s[st.in_vintage(st.y0, s.tsr_id)].drop_duplicates("tsr_id").set_index("tsr_id")
     out = pd.DataFrame({"survey_id": s.survey_id, "log_tfp": st.buyers.log_tfp05.reindex(s.index)})
     return out.dropna()
 
@@ -33,9 +33,12 @@ def domestic_sourcing(st: Study, buyers: pd.Index, drop_parent_child: bool = Tru
     l = st.links[st.y0]
     if drop_parent_child:
         l = l[~l.parent_child.to_numpy()]
-    l = l[l.buyer_id.isin(buyers).to_numpy()]
+    m = np.zeros(len(st.ids), bool)
+    c = st.code(buyers)
+    m[c[c >= 0]] = True
+    l = l[m[l.b.to_numpy()]]
     sec = st.jsic.set_index("jsic4").sector12
-    s = sec.reindex(st.firms[st.y0].jsic4.reindex(l.seller_id).to_numpy()).to_numpy()
+    s = sec.reindex(st.arr(st.y0, "jsic4")[l.s.to_numpy()]).to_numpy()
     d = pd.DataFrame({"tsr_id": l.buyer_id.to_numpy(), "sector12": s}).dropna().drop_duplicates()
     return d.astype({"sector12": int})
 

@@ -69,6 +69,16 @@ class Study:
             return m
         return self.memo("both_mask", compute)
 
+    def in_vintage(self, year: int, tsr_ids) -> np.ndarray:
+        """By element of ``tsr_ids``: a firm of vintage ``year`` (integer codes, no string matching)."""
+        def compute():
+            m = np.zeros(len(self.ids), bool)
+            m[self.code(self.firms[year].index)] = True
+            return m
+        present = self.memo(("in_vintage", year), compute)
+        c = self.code(tsr_ids)
+        return (c >= 0) & present[np.maximum(c, 0)]
+
     def _buyer_in_both(self) -> np.ndarray:
         """By row of ``buyers``: the firm is in both vintages (integer codes, no string matching)."""
         def compute():

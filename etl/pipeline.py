@@ -11,9 +11,12 @@ from __future__ import annotations
 import codecs
 import hashlib
 import json
+import multiprocessing as mp
 import os
 import shutil
 import tempfile
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import pandas as pd
@@ -29,6 +32,7 @@ from etl.survey_sectors import read_sector_imports
 from etl.tsr import add_distances, build_links, clean_company, geocode_summary
 
 WARN_REJECTED_SHARE = 0.01  # a file with more rejected rows than this share is named at the end of the run
+MAX_VINTAGE_PROCESSES = 2  # vintages cleaned at the same time (each holds its files in memory)
 
 
 class EtlError(ContractError):
@@ -82,6 +86,7 @@ class Cache:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.manifest_path = self.dir / "manifest.json"
         self.manifest = json.loads(self.manifest_path.read_text()) if self.manifest_path.exists() else {}
+        self.defer_manifest = False  # a worker process: its parent records the manifest entries
 
     def path(self, name: str) -> Path:
         return self.dir / f"{name}.parquet"
@@ -130,6 +135,8 @@ class Cache:
         self._write_manifest()
 
     def _write_manifest(self) -> None:
+        if self.defer_manifest:
+            return
         tmpm = self.manifest_path.with_suffix(".tmp")
         tmpm.write_text(json.dumps(self.manifest, indent=1, ensure_ascii=False))
         os.replace(tmpm, self.manifest_path)
@@ -239,6 +246,52 @@ def etl_bsjbsa(root: Path, cache: Cache, years: list[int], encoding: str | None 
     return report
 
 
+def etl_vintages(root: Path, years: list[int], cache: Cache, encoding: str | None, force: bool, geocoder: Geocoder,
+                 step) -> dict:
+    """``etl_vintage`` of each year (report by part ``tsr/<year>``). With several vintages and cores, each
+    vintage is cleaned in its own forked worker process: cleaning is mostly single-threaded pandas, so two
+    vintages take about the time of one. Workers write their tables; the parent records the manifest."""
+    jobs = min(len(years), os.cpu_count() or 1, MAX_VINTAGE_PROCESSES)
+    if jobs < 2 or "fork" not in mp.get_all_start_methods():
+        out = {}
+        for y in years:
+            step(f"TSR {y}")
+            out[f"tsr/{y}"] = etl_vintage(root, y, cache, encoding, force, geocoder)
+        return out
+    step(f"TSR {', '.join(map(str, years))} ({jobs} processes)")
+    with ProcessPoolExecutor(jobs, mp_context=mp.get_context("fork"), initializer=_vintage_worker_init,
+                             initargs=(geocoder,)) as pool:
+        futures = {y: pool.submit(_vintage_in_worker, root, y, cache, encoding, force) for y in years}
+        try:
+            done = {y: f.result() for y, f in futures.items()}
+        except BrokenProcessPool as e:
+            raise EtlError([f"{root / 'tsr'}: a vintage's cleaning process ended abnormally ({e}); "
+                            "run `prodnet etl` again, or with less memory in use"], {}) from None
+    out = {}
+    for y, (report, entry) in done.items():
+        if entry is None:
+            cache.manifest.pop(f"tsr/{y}", None)
+        else:
+            cache.manifest[f"tsr/{y}"] = entry
+        out[f"tsr/{y}"] = report
+    cache._write_manifest()
+    return out
+
+
+_WORKER_GEOCODER: Geocoder | None = None  # set in each vintage worker (inherited by fork, not pickled)
+
+
+def _vintage_worker_init(geocoder: Geocoder) -> None:
+    global _WORKER_GEOCODER  # noqa: PLW0603 - the worker's one copy of the parent's geocoder
+    _WORKER_GEOCODER = geocoder
+
+
+def _vintage_in_worker(root: Path, year: int, cache: Cache, encoding: str | None, force: bool) -> tuple[dict, dict | None]:
+    cache.defer_manifest = True
+    report = etl_vintage(root, year, cache, encoding, force, _WORKER_GEOCODER)
+    return report, cache.manifest.get(f"tsr/{year}")
+
+
 def _missing(root: Path, vintages_needed: list[int], present: list[int], surveys_needed: list[int]) -> list[str]:
     """One line per vintage folder or survey file the run needs but the root lacks."""
     out = [f"{root / 'tsr' / str(y)}: vintage folder not found (present: "
@@ -292,10 +345,7 @@ def run_etl(root: Path, work: Path | None = None, years: list[int] | None = None
         out["geo"] = cache.manifest["geo"]["report"]
     else:
         cache.manifest.pop("geo", None)
-    g = Geocoder(changes)
-    for y in (y for y in todo if y in present):
-        step(f"TSR {y}")
-        out[f"tsr/{y}"] = etl_vintage(root, y, cache, encoding, force, g)
+    out |= etl_vintages(root, [y for y in todo if y in present], cache, encoding, force, Geocoder(changes), step)
     all_years = [y for y in present if f"tsr/{y}" in cache.manifest]
     step("BSJBSA survey and match")
     out["bsjbsa"] = etl_bsjbsa(root, cache, all_years, encoding, force)

@@ -395,3 +395,40 @@ def test_full_width_numbers_are_read_like_ascii():
 
     got = _to_float(pd.Series(["１９８０", "12", "", "many", "－３", "１，０００", "1,000"]))
     np.testing.assert_array_equal(got, [1980, 12, np.nan, np.nan, -3, np.nan, np.nan])
+
+
+def _cache_state(root: Path) -> tuple[dict, dict, str]:
+    """Tables, quarantine files and manifest reports of a root's cache (the root's path replaced)."""
+    c = Cache(root / ".prodnet")
+    tables = {p.stem: pd.read_parquet(p) for p in sorted(c.dir.glob("*.parquet"))}
+    q = {p.name: p.read_text().replace(str(root), "ROOT") for p in sorted((c.dir / "quarantine").glob("*.csv"))}
+    manifest = json.dumps({k: v["report"] for k, v in c.manifest.items()}, sort_keys=True)
+    return tables, q, manifest.replace(str(root), "ROOT")
+
+
+@pytest.mark.parametrize("break_2010", [False, True])
+def test_vintages_in_worker_processes_equal_one_after_the_other(tmp_path, monkeypatch, break_2010):
+    """Cleaning the two vintages in forked workers writes the same tables, quarantine and manifest as
+    cleaning them in turn, also when one vintage fails (its tables and manifest entry are removed)."""
+    import etl.pipeline as pl
+
+    states = []
+    for processes in (2, 1):
+        root = build_fixture_root(tmp_path / f"root{processes}")
+        if break_2010:
+            p = root / "tsr/2010/linkage.parquet"
+            pd.read_parquet(p).iloc[:0].to_parquet(p, index=False)
+        monkeypatch.setattr(pl, "MAX_VINTAGE_PROCESSES", processes)
+        monkeypatch.setattr(pl.os, "cpu_count", lambda: 2)
+        if break_2010:
+            with pytest.raises(EtlError, match="tsr/2010/linkage.parquet: no data rows"):
+                run_etl(root)
+        else:
+            run_etl(root)
+        states.append(_cache_state(root))
+    (t2, q2, m2), (t1, q1, m1) = states
+    assert list(t2) == list(t1) and q2 == q1 and m2 == m1
+    assert ("links_2010" in t2) is not break_2010 and "links_2005" in t2
+    assert ('"tsr/2010"' in m2) is not break_2010
+    for name in t1:
+        pd.testing.assert_frame_equal(t2[name], t1[name])
