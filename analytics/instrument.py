@@ -23,15 +23,26 @@ def wes(world_exports: pd.DataFrame, year_from: int = 2005, year_to: int = 2010)
     return (np.log(w[year_to]) - np.log(w[year_from])).rename("wes")
 
 
-def exposure(links: pd.DataFrame, seller_jsic4: pd.Series, industries: pd.Index
-             ) -> tuple[sp.csr_matrix, pd.Index]:
+def exposure(links: pd.DataFrame, seller_jsic4: pd.Series, industries: pd.Index,
+             seller_industry: np.ndarray | None = None) -> tuple[sp.csr_matrix, pd.Index]:
     """φ (buyers × ``industries``, 0/1) of eq. (18) from the base-vintage links, and its row index (buyer
-    ids: every buyer with at least one seller in ``industries``)."""
-    ind = seller_jsic4.reindex(links.seller_id).to_numpy()
-    d = pd.DataFrame({"buyer_id": links.buyer_id.to_numpy(), "jsic4": ind})
-    d = d[d.jsic4.isin(industries)].drop_duplicates()
-    rows = pd.Index(pd.unique(d.buyer_id), name="buyer_id")
-    phi = sp.csr_matrix((np.ones(len(d)), (rows.get_indexer(d.buyer_id), industries.get_indexer(d.jsic4))),
+    ids: every buyer with at least one seller in ``industries``, in order of first appearance).
+    ``seller_industry``: the sellers' 4-digit industries by link row when at hand (else looked up in
+    ``seller_jsic4``); links with integer buyer codes ``b`` are de-duplicated on them."""
+    ind = seller_jsic4.reindex(links.seller_id).to_numpy() if seller_industry is None else seller_industry
+    codes, uniques = pd.factorize(ind)  # each distinct industry looked up once
+    col = np.append(pd.Index(industries).get_indexer(uniques), -1)[codes]  # −1: NaN or not an industry
+    coded = "b" in links and bool((links.b.to_numpy() >= 0).all())
+    buyer = links.b.to_numpy() if coded else pd.factorize(links.buyer_id)[0]
+    keep = np.flatnonzero(col >= 0)
+    key = buyer[keep].astype(np.int64) * len(industries) + col[keep]
+    first = keep[np.sort(np.unique(key, return_index=True)[1])]  # each (buyer, industry) once, in row order
+    b_first = buyer[first]
+    uniq, pos = np.unique(b_first, return_index=True)
+    rank = np.empty(len(uniq), np.int64)
+    rank[np.argsort(pos)] = np.arange(len(uniq))
+    rows = pd.Index(links.buyer_id.to_numpy()[first[np.sort(pos)]], name="buyer_id")
+    phi = sp.csr_matrix((np.ones(len(first)), (rank[np.searchsorted(uniq, b_first)], col[first])),
                         shape=(len(rows), len(industries)))
     return phi, rows
 

@@ -26,7 +26,10 @@ def ccdf(k: pd.Series | np.ndarray) -> pd.DataFrame:
 
 def add_drop_pairs(l_from: pd.DataFrame, l_to: pd.DataFrame) -> pd.DataFrame:
     """Every buyer–seller pair of either vintage with status continuing / dropped / added and the distance
-    (eq. 16 samples)."""
+    (eq. 16 samples), ordered by (seller_id, buyer_id). Links that carry integer firm codes ``s`` and ``b``
+    (a study's links; codes in the order of the ids) are matched on them, and the codes are kept."""
+    if all(c in l for l in (l_from, l_to) for c in ("s", "b")):
+        return _add_drop_pairs_coded(l_from, l_to)
     a = l_from[["seller_id", "buyer_id", "dist_km"]].assign(_f=True)
     b = l_to[["seller_id", "buyer_id", "dist_km"]].assign(_t=True)
     m = a.merge(b, on=["seller_id", "buyer_id"], how="outer", suffixes=("_from", "_to"))
@@ -34,6 +37,20 @@ def add_drop_pairs(l_from: pd.DataFrame, l_to: pd.DataFrame) -> pd.DataFrame:
     m["status"] = np.select([f & t, f], ["continuing", "dropped"], "added")
     m["dist_km"] = m.dist_km_from.fillna(m.dist_km_to)
     return m[["seller_id", "buyer_id", "status", "dist_km"]]
+
+
+def _add_drop_pairs_coded(l_from: pd.DataFrame, l_to: pd.DataFrame) -> pd.DataFrame:
+    """``add_drop_pairs`` on integer pair keys (a string merge of millions of ids is the slow part)."""
+    n = int(max([l.s.max() for l in (l_from, l_to) if len(l)] + [l.b.max() for l in (l_from, l_to) if len(l)]
+                + [-1])) + 1
+    kf = l_from.s.to_numpy(np.int64) * n + l_from.b.to_numpy()
+    kt = l_to.s.to_numpy(np.int64) * n + l_to.b.to_numpy()
+    cols = ["seller_id", "buyer_id", "dist_km", "s", "b"]
+    new = ~np.isin(kt, kf)
+    f = l_from[cols].assign(status=np.where(np.isin(kf, kt), "continuing", "dropped"))
+    m = pd.concat([f, l_to.loc[new, cols].assign(status="added")], ignore_index=True)
+    m = m.iloc[np.argsort(np.concatenate([kf, kt[new]]), kind="stable")].reset_index(drop=True)
+    return m[["seller_id", "buyer_id", "status", "dist_km", "s", "b"]]
 
 
 def add_drop_by_buyer(pairs: pd.DataFrame) -> pd.DataFrame:
@@ -47,9 +64,11 @@ def add_drop_by_buyer(pairs: pd.DataFrame) -> pd.DataFrame:
     return c
 
 
-def add_drop_by_industry(pairs: pd.DataFrame, firms: pd.DataFrame, level: str = "jsic3") -> pd.DataFrame:
-    """Per buyer × input industry: sourced in each vintage, industry added / dropped (eq. 19)."""
-    p = pairs.assign(ind=firms[level].reindex(pairs.seller_id).to_numpy())
+def add_drop_by_industry(pairs: pd.DataFrame, firms: pd.DataFrame, level: str = "jsic3",
+                         ind: np.ndarray | None = None) -> pd.DataFrame:
+    """Per buyer × input industry: sourced in each vintage, industry added / dropped (eq. 19). ``ind``: the
+    sellers' industries by row of ``pairs`` when already at hand (else looked up in ``firms[level]``)."""
+    p = pairs.assign(ind=firms[level].reindex(pairs.seller_id).to_numpy() if ind is None else ind)
     p["in_from"] = p.status.isin(["continuing", "dropped"])
     p["in_to"] = p.status.isin(["continuing", "added"])
     g = p.groupby(["buyer_id", "ind"])[["in_from", "in_to"]].any()

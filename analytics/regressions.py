@@ -367,24 +367,39 @@ def pair_sample(st: Study, kind: str, mean: str = "arithmetic") -> pd.DataFrame:
     return st.memo(("pair_sample", kind, mean), lambda: _pair_sample(st, kind, mean))
 
 
+def regression_pairs(st: Study) -> pd.DataFrame:
+    """``add_drop_pairs`` of the offshoring regressions' buyers (eqs. 16 and 19), computed once per study."""
+    def compute():
+        buyers = st.regression_buyers(exclude_importers=True)
+        return nw.add_drop_pairs(st.links_of(st.y0, buyers), st.links_of(st.y1, buyers))
+    return st.memo("regression_pairs", compute)
+
+
+def _by_key(frame: pd.DataFrame, keys: pd.Series) -> pd.DataFrame:
+    """``frame.reindex(keys)`` for many repeated keys: each distinct key is looked up once."""
+    codes, uniques = pd.factorize(keys, use_na_sentinel=False)
+    return frame.reindex(uniques).iloc[codes]
+
+
 def _pair_sample(st: Study, kind: str, mean: str) -> pd.DataFrame:
-    buyers = st.regression_buyers(exclude_importers=True)
-    pairs = nw.add_drop_pairs(st.links_of(st.y0, buyers), st.links_of(st.y1, buyers))
+    pairs = regression_pairs(st)
     keep = ["continuing", "dropped"] if kind == "drop" else ["continuing", "added"]
-    p = pairs[pairs.status.isin(keep)].copy()
+    status = pairs.status.to_numpy()
+    p = pairs[(status == keep[0]) | (status == keep[1])].copy()
     p["y"] = (p.status == keep[1]).astype(float)
-    f0 = st.firms[st.y0]
-    x = {"dist": np.maximum(p.dist_km.to_numpy(), 0.1), "sales": f0.sales.reindex(p.seller_id).to_numpy(float),
-         "emp": f0.employees.reindex(p.seller_id).to_numpy(float)}
-    b = st.buyers.reindex(p.buyer_id)
-    p["D"], p["shock"], p["log_sales"] = b.imp_starter.to_numpy(), b.shock.to_numpy(), b.log_sales05.to_numpy()
+    s, b = p.s.to_numpy(), p.b.to_numpy()  # integer firm codes: array look-ups, no string index
+
+    def base(col: str, codes: np.ndarray) -> np.ndarray:
+        return st.arr(st.y0, col)[codes]
+
+    x = {"dist": np.maximum(p.dist_km.to_numpy(), 0.1), "sales": base("sales", s), "emp": base("employees", s)}
+    bb = st.buyer_rows(b)
+    p["D"], p["shock"], p["log_sales"] = bb.imp_starter.to_numpy(), bb.shock.to_numpy(), bb.log_sales05.to_numpy()
     for k, v in x.items():
-        rel = relative_to_buyer_mean(pd.Series(v, index=p.index), p.buyer_id, mean)
+        rel = relative_to_buyer_mean(pd.Series(v, index=p.index), p.b, mean)
         p[f"rel_{k}"], p[f"D_{k}"], p[f"Z_{k}"] = rel, p.D * rel, p.shock * rel
-    p["in_ind"] = f0.jsic3.reindex(p.seller_id).to_numpy()
-    p["src_pref"] = f0.pref.reindex(p.seller_id).to_numpy(float)
-    p["b_ind"] = f0.jsic3.reindex(p.buyer_id).to_numpy()
-    p["b_pref"] = f0.pref.reindex(p.buyer_id).to_numpy(float)
+    p["in_ind"], p["src_pref"] = base("jsic3", s), base("pref", s)
+    p["b_ind"], p["b_pref"] = base("jsic3", b), base("pref", b)
     return p
 
 
@@ -591,8 +606,8 @@ def industry_sample(st: Study, kind: str) -> pd.DataFrame:
 
 def _industry_sample(st: Study, kind: str) -> pd.DataFrame:
     buyers = st.regression_buyers(exclude_importers=True)
-    pairs = nw.add_drop_pairs(st.links_of(st.y0, buyers), st.links_of(st.y1, buyers))
-    g = nw.add_drop_by_industry(pairs, st.firms[st.y0])
+    pairs = regression_pairs(st)
+    g = nw.add_drop_by_industry(pairs, st.firms[st.y0], ind=st.arr(st.y0, "jsic3")[pairs.s.to_numpy()])
     mfg3 = st.chars.index
     g = g[g.ind.isin(mfg3)]
     if kind == "drop":
@@ -602,12 +617,11 @@ def _industry_sample(st: Study, kind: str) -> pd.DataFrame:
         full = full.merge(g, on=["buyer_id", "ind"], how="left").fillna(
             {"in_from": False, "in_to": False, "added": False, "dropped": False})
         d = full[~full.dropped.astype(bool)].assign(y=lambda x: x.added.astype(float))
-    b = st.buyers.reindex(d.buyer_id)
-    f0 = st.firms[st.y0]
-    ch = st.chars.reindex(d.ind)
+    codes = st.code(d.buyer_id)
+    b, ch = st.buyer_rows(codes), _by_key(st.chars, d.ind)
     d = d.assign(D=b.imp_starter.to_numpy(), shock=b.shock.to_numpy(), log_sales=b.log_sales05.to_numpy(),
                  rauch=ch.rauch.to_numpy(float), ratio=ch.ratio.to_numpy(),
-                 b_ind=f0.jsic3.reindex(d.buyer_id).to_numpy(), b_pref=f0.pref.reindex(d.buyer_id).to_numpy(float))
+                 b_ind=st.arr(st.y0, "jsic3")[codes], b_pref=st.arr(st.y0, "pref")[codes])
     for x in ("rauch", "ratio"):
         d[f"D_{x}"], d[f"Z_{x}"] = d.D * d[x], d.shock * d[x]
     return d

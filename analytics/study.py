@@ -101,6 +101,19 @@ class Study:
             self._arrays[key] = out
         return self._arrays[key]
 
+    def buyer_rows(self, codes: np.ndarray) -> pd.DataFrame:
+        """Rows of ``buyers`` for firm codes (≥ 0; all-NaN rows for firms not among them): ``buyers.reindex``
+        without a string look-up when every firm is a buyer."""
+        def compute():
+            pos = np.full(len(self.ids), -1)
+            c = self.code(self.buyers.index)
+            pos[c[c >= 0]] = np.flatnonzero(c >= 0)
+            return pos
+        pos = self.memo("buyer_pos", compute)[codes]
+        if (pos >= 0).all():
+            return self.buyers.iloc[pos]
+        return self.buyers.reindex(self.ids[codes])
+
     def mfg4(self) -> set[str]:
         return set(self.jsic.loc[self.jsic.manufacturing == 1, "jsic4"])
 
@@ -210,6 +223,8 @@ def build(cache: Cache, store: GraphStore | None = None, y0: int = 2005, y1: int
     links = {y: store.edges(y) if store is not None else cache.read(f"links_{y}", columns=LINK_COLUMNS)
              for y in (y0, y1)}
     ids = firms[y0].index.union(firms[y1].index)
+    if not ids.is_monotonic_increasing:  # codes in the order of the ids: sorting by codes sorts by ids
+        ids = ids.sort_values()
     ids_arrow = pa.array(ids)
     for y in (y0, y1):
         links[y]["parent_child"] = links[y].parent_child.astype(bool)
@@ -235,7 +250,9 @@ def build(cache: Cache, store: GraphStore | None = None, y0: int = 2005, y1: int
     buyers["log_vapw05"], buyers["log_vapw10"] = vpw.get(y0), vpw.get(y1)
     w = instrument.wes(cache.read("industry_world_exports"), y0, y1)
     shocks = pd.Index(sorted(mfg4)).intersection(w.index)  # eq. (18): manufacturing 4-digit industries only
-    phi, phi_rows = instrument.exposure(links[y0], firms[y0].jsic4, shocks)
+    j4 = np.full(len(ids), None, object)
+    j4[firm_codes(ids_arrow, firms[y0].index)] = firms[y0].jsic4.to_numpy(object)
+    phi, phi_rows = instrument.exposure(links[y0], firms[y0].jsic4, shocks, seller_industry=j4[links[y0].s.to_numpy()])
     buyers["shock"] = pd.Series(phi @ w.reindex(shocks).to_numpy(), index=phi_rows).reindex(buyers.index).fillna(0.0)
     theta = instrument.firm_based_theta(firms[y0].sales, firms[y0].jsic3, ch.rho)
     ch["theta_firm"] = theta.theta_firm.reindex(ch.index)

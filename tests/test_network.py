@@ -6,6 +6,7 @@ from __future__ import annotations
 import igraph as ig
 import networkx as nx
 import numpy as np
+import pandas as pd
 import powerlaw
 import pytest
 
@@ -118,3 +119,32 @@ def test_power_law_recovers_a_planted_exponent():
     assert f.gof_p > 0.1  # a true power law is not rejected
     y = np.round(rng.lognormal(1.0, 0.6, 30_000)).astype(int) + 1
     assert pl.fit_full(y, n_boot=25, seed=1, min_tail=200).gof_p < 0.1  # a lognormal body is
+
+
+def _coded(links: dict, ids) -> dict:
+    code = {i: k for k, i in enumerate(sorted(ids))}
+    return {y: l.assign(s=l.seller_id.map(code).astype("int64"), b=l.buyer_id.map(code).astype("int64"))
+            for y, l in links.items()}
+
+
+def test_add_drop_on_integer_codes_equals_string_match():
+    """Hand-made links with ids of other styles (letters, leading zeros, unequal lengths): the coded path
+    (integer firm codes in the order of the ids) gives the string merge's rows, statuses and order."""
+    rng = np.random.default_rng(3)
+    ids = np.array([f"{p}{i}" for p, i in zip(rng.choice(["0", "A-", "z", ""], 60), rng.integers(1, 999, 60),
+                                              strict=True)])
+    ids = np.unique(ids)
+    links = {}
+    for y in (2005, 2010):
+        pairs = {(s, b) for s, b in zip(rng.choice(ids, 300), rng.choice(ids, 300), strict=True) if s != b}
+        s, b = zip(*sorted(pairs, key=lambda _: rng.random()), strict=True)
+        links[y] = pd.DataFrame({"seller_id": s, "buyer_id": b, "dist_km": rng.uniform(1, 900, len(s))})
+    links[2010] = pd.concat([links[2010], links[2005].sample(80, random_state=1)]).drop_duplicates(
+        ["seller_id", "buyer_id"])
+    by_string = nw.add_drop_pairs(links[2005], links[2010])
+    c = _coded(links, ids)
+    by_code = nw.add_drop_pairs(c[2005], c[2010])
+    assert (by_string.status == "continuing").sum() >= 80
+    pd.testing.assert_frame_equal(by_code.drop(columns=["s", "b"]), by_string)
+    empty = nw.add_drop_pairs(c[2005].iloc[:0], c[2010])
+    assert set(empty.status) == {"added"} and len(empty) == len(c[2010])

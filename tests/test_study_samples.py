@@ -67,3 +67,20 @@ def test_firm_codes_equal_pandas_positions(st):
     assert st.code(probe).tolist() == want
     assert st.code(pd.Index(probe)).tolist() == want
     assert firm_codes(pa.array(st.ids), pd.Series(probe, dtype=object)).tolist() == want
+
+
+def test_exposure_by_codes_equals_by_ids_and_a_dense_count(st):
+    """φ of eq. (18) from the study (integer buyer codes, industries by code) equals φ from the string
+    path and a dense 0/1 table counted with pandas; the shock is φ · WES."""
+    from analytics import instrument
+
+    phi, rows, shocks = st.exposure
+    l = st.links[st.y0]
+    phi_s, rows_s = instrument.exposure(l.drop(columns=["s", "b"]), st.firms[st.y0].jsic4, shocks)
+    assert rows.equals(rows_s) and (phi != phi_s).nnz == 0
+    d = pd.DataFrame({"b": l.buyer_id, "j": st.firms[st.y0].jsic4.reindex(l.seller_id).to_numpy()})
+    dense = pd.crosstab(d.b, d.j).reindex(index=rows, columns=shocks, fill_value=0).clip(upper=1)
+    assert (phi.toarray() == dense.to_numpy()).all() and phi.sum() > 0
+    shock = pd.Series(dense.to_numpy() @ st.wes.reindex(shocks).to_numpy(), index=rows)
+    got = st.buyers.shock[st.buyers.index.isin(rows)]
+    pd.testing.assert_series_equal(got, shock.reindex(got.index), check_names=False, rtol=1e-12)
