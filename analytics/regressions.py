@@ -217,24 +217,25 @@ def incidence_frame(st: Study) -> pd.DataFrame:
     """Buyer × sector (12) × source prefecture: dummy for sourcing, ln(dist + 1) interactions (Table 5)."""
     buyers = st.regression_buyers()
     l = st.links_of(st.y0, buyers)
-    f = st.firms[st.y0]
     sec = st.jsic.set_index("jsic4").sector12
-    src = pd.DataFrame({"b": l.buyer_id.to_numpy(), "S": sec.reindex(f.jsic4.reindex(l.seller_id)).to_numpy(),
-                        "r": f.pref.reindex(l.seller_id).to_numpy()}).dropna().drop_duplicates()
-    bidx = pd.Index(buyers)
-    home = f.pref.reindex(bidx).to_numpy()
-    ok = ~pd.isna(home)
-    bidx, home = bidx[ok], home[ok].astype(int)
+    s = l.s.to_numpy()
+    src_sector = _by_key(sec.to_frame(), pd.Series(st.arr(st.y0, "jsic4")[s])).sector12.to_numpy(float)
+    src_pref = st.arr(st.y0, "pref")[s]
+    bcode = st.code(buyers)
+    home = np.where(bcode >= 0, st.arr(st.y0, "pref")[bcode], np.nan)
+    ok = ~np.isnan(home)
+    bcode, home = bcode[ok], home[ok].astype(int)
     sectors = np.arange(1, 13)
-    nb, ns = len(bidx), len(sectors)
+    nb, ns = len(bcode), len(sectors)
     b_i = np.repeat(np.arange(nb), ns * 47)
     s_i = np.tile(np.repeat(sectors, 47), nb)
     r_i = np.tile(np.arange(1, 48), nb * ns)
-    code = {b: i for i, b in enumerate(bidx)}
+    row = np.full(len(st.ids), -1)
+    row[bcode] = np.arange(nb)  # buyer code → its block of rows
+    bi = row[l.b.to_numpy()]
+    found = (bi >= 0) & ~np.isnan(src_sector) & ~np.isnan(src_pref)
+    pos = (bi[found] * ns * 47 + (src_sector[found].astype(int) - 1) * 47 + (src_pref[found].astype(int) - 1))
     hit = np.zeros(len(b_i), bool)
-    bi = src.b.map(code).dropna()
-    s2 = src.loc[bi.index]
-    pos = bi.to_numpy(int) * ns * 47 + (s2.S.to_numpy(int) - 1) * 47 + (s2.r.to_numpy(int) - 1)
     hit[pos] = True
     dm = capital_distance_matrix().to_numpy()
     lnd = np.log1p(dm[home[b_i] - 1, r_i - 1])

@@ -15,17 +15,20 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from analytics import instrument, tfp
 from etl.pipeline import Cache
 from graph.store import GraphStore
+
+FIRM_TEXT = ("name", "address", "phone", "postal_code")  # identification only (survey match, geocoding): not read
 
 
 @dataclass
 class Study:
     y0: int
     y1: int
-    firms: dict[int, pd.DataFrame]  # indexed by tsr_id
+    firms: dict[int, pd.DataFrame]  # indexed by tsr_id; every column of the clean table but ``FIRM_TEXT``
     links: dict[int, pd.DataFrame]  # seller_id, buyer_id, dist_km, parent_child
     jsic: pd.DataFrame
     chars: pd.DataFrame  # per jsic3: rho, ratio, theta_cp, air_share, rauch, theta_firm
@@ -124,17 +127,20 @@ class Study:
 
     def clean_links(self, year: int) -> pd.DataFrame:
         """Links between firms of both vintages, parent–child pairs (in either vintage) removed."""
-        return self.memo(("clean_links", year), lambda: self._clean_links(year))
+        return self.links[year][self.clean_mask(year)]
 
-    def _clean_links(self, year: int) -> pd.DataFrame:
+    def clean_mask(self, year: int) -> np.ndarray:
+        """By row of ``links[year]``: the link is clean (see ``clean_links``); a mask, not a copy of the links."""
+        return self.memo(("clean_mask", year), lambda: self._clean_mask(year))
+
+    def _clean_mask(self, year: int) -> np.ndarray:
         n = len(self.ids)
         pc = np.concatenate([(l.s.to_numpy(np.int64) * n + l.b.to_numpy())[l.parent_child.to_numpy()]
                              for l in (self.links[self.y0], self.links[self.y1])])
         l = self.links[year]
         both = self.both_mask
         key = l.s.to_numpy(np.int64) * n + l.b.to_numpy()
-        keep = both[l.s.to_numpy()] & both[l.b.to_numpy()] & ~np.isin(key, pc)
-        return l[keep]
+        return both[l.s.to_numpy()] & both[l.b.to_numpy()] & ~np.isin(key, pc)
 
     def sample_buyers(self, exclude_importers: bool = False) -> pd.Index:
         """Manufacturing buyers in both vintages matched to the BSJBSA (with both survey years)."""
@@ -170,11 +176,12 @@ class Study:
         hit = self._memo.get(key)
         if hit is not None and hit[0] is buyers:
             return hit[1]
-        l = self.clean_links(year) if clean else self.links[year]
+        l = self.links[year]
         m = np.zeros(len(self.ids), bool)
         c = self.code(buyers)
         m[c[c >= 0]] = True
-        out = l[m[l.b.to_numpy()]]
+        keep = m[l.b.to_numpy()]
+        out = l[keep & self.clean_mask(year) if clean else keep]
         self._memo[key] = (buyers, out)
         return out
 
@@ -217,7 +224,8 @@ def build(cache: Cache, store: GraphStore | None = None, y0: int = 2005, y1: int
     step("study: firms and links")
     firms = {}
     for y in (y0, y1):
-        f = cache.read(f"firms_{y}").set_index("tsr_id")
+        cols = [c for c in pq.read_schema(cache.path(f"firms_{y}")).names if c not in FIRM_TEXT]
+        f = cache.read(f"firms_{y}", columns=cols).set_index("tsr_id")
         f["pref"] = f.pref_code.astype("Int64")
         firms[y] = f
     links = {y: store.edges(y) if store is not None else cache.read(f"links_{y}", columns=LINK_COLUMNS)
