@@ -321,13 +321,16 @@ def table_a4(st: Study) -> Exhibit:
         for prod, plab in (("tfp", st.op.label), ("vapw", "VA/Emp")):
             columns[f"{lab}, {plab}"] = (f"{dep} ~ productivity | ind4 + pref", d.assign(productivity=d[prod]),
                                          {"cluster": "ind4"})
-    f = st.firms[y]
     ll = st.links[y]
     ll = ll[st.mfg_mask(y)[ll.b.to_numpy()]]
-    s_sales, s_emp = f.sales.reindex(ll.seller_id).to_numpy(float), f.employees.reindex(ll.seller_id).to_numpy(float)
-    e = pd.DataFrame({"y": np.log(s_sales / s_emp), "ln_dist": np.log(ll.dist_km.to_numpy()),
+    s = ll.s.to_numpy()  # sellers by integer firm code
+
+    def seller(col: str) -> np.ndarray:
+        return st.arr(y, col)[s]
+
+    e = pd.DataFrame({"y": np.log(seller("sales") / seller("employees")), "ln_dist": np.log(ll.dist_km.to_numpy()),
                       "parent_child": ll.parent_child.astype(float).to_numpy(), "buyer": ll.buyer_id.to_numpy(),
-                      "s_ind4": f.jsic4.reindex(ll.seller_id).to_numpy(), "s_pref": f.pref.reindex(ll.seller_id).to_numpy()})
+                      "s_ind4": seller("jsic4"), "s_pref": seller("pref")})
     e = e.replace([np.inf, -np.inf], np.nan).dropna()
     columns["ln(Sales/Emp) seller"] = ("y ~ ln_dist + parent_child | buyer + s_ind4 + s_pref", e, {"cluster": "buyer"})
     fits, flagged = fit_columns(columns, "Table A4", context=f"{len(buyers):,} buyers, {len(e):,} links in the sample")

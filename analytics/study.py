@@ -57,7 +57,9 @@ class Study:
 
     def code(self, tsr_ids) -> np.ndarray:
         """Integer firm code (position in ``ids``) of each id; −1 for an id of neither vintage."""
-        return firm_codes(self.memo("ids_arrow", lambda: pa.array(self.ids)), tsr_ids)
+        if "ids_arrow" not in self._arrays:  # shared by variants
+            self._arrays["ids_arrow"] = pa.array(self.ids)
+        return firm_codes(self._arrays["ids_arrow"], tsr_ids)
 
     @property
     def both(self) -> pd.Index:
@@ -66,11 +68,11 @@ class Study:
     @property
     def both_mask(self) -> np.ndarray:
         """By firm code: present in both vintages."""
-        def compute():
+        if "both_mask" not in self._arrays:  # firms only: shared by variants
             m = np.zeros(len(self.ids), bool)
             m[self.code(self.both)] = True
-            return m
-        return self.memo("both_mask", compute)
+            self._arrays["both_mask"] = m
+        return self._arrays["both_mask"]
 
     def in_vintage(self, year: int, tsr_ids) -> np.ndarray:
         """By element of ``tsr_ids``: a firm of vintage ``year`` (integer codes, no string matching)."""
@@ -130,8 +132,13 @@ class Study:
         return self.links[year][self.clean_mask(year)]
 
     def clean_mask(self, year: int) -> np.ndarray:
-        """By row of ``links[year]``: the link is clean (see ``clean_links``); a mask, not a copy of the links."""
-        return self.memo(("clean_mask", year), lambda: self._clean_mask(year))
+        """By row of ``links[year]``: the link is clean (see ``clean_links``); a mask, not a copy of the links.
+        Kept with the firm arrays, which variants of the study share, as long as the links are the same."""
+        key, links = ("clean_mask", year), (self.links[self.y0], self.links[self.y1])
+        hit = self._arrays.get(key)
+        if hit is None or hit[0][0] is not links[0] or hit[0][1] is not links[1]:
+            self._arrays[key] = hit = (links, self._clean_mask(year))
+        return hit[1]
 
     def _clean_mask(self, year: int) -> np.ndarray:
         n = len(self.ids)

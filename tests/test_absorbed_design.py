@@ -81,6 +81,24 @@ def test_specifications_from_one_design_equal_separate_fits_and_pyfixest(frame, 
     assert fast["y ~ x1 | a + g"].dropped["singletons"] == 4
 
 
+def test_one_demeaning_for_the_same_rows_under_other_clusters(frame, monkeypatch):
+    """Robust, clustered (FE a nested in the cluster a: fewer absorbed df) and iid fits of one specification
+    share one demeaning and each equals its separate fit, nesting and first-stage statistics included."""
+    calls = []
+    real = design_mod.demean
+    monkeypatch.setattr(design_mod, "demean", lambda x, ab: calls.append(x.shape[1]) or real(x, ab))
+    dsg = AbsorbedDesign(frame, ["y", "x1", "x2", "d", "z"])
+    f = "y ~ x1 | a + g | d ~ z"
+    fast = {str(v): feiv(f, dsg, vcov=v) for v in ("robust", {"cluster": "a"}, "iid", {"cluster": "g"})}
+    assert len(calls) == 1
+    assert fast[str({"cluster": "a"})].df_a < fast["robust"].df_a  # a nested in the cluster: not counted
+    for v in ("robust", {"cluster": "a"}, "iid", {"cluster": "g"}):
+        plain = feiv(f, frame, vcov=v)
+        _assert_same(fast[str(v)], plain)
+        for k, val in plain.diagnostics.items():
+            assert fast[str(v)].diagnostics[k] == pytest.approx(val, rel=1e-8, nan_ok=True), (v, k)
+
+
 def test_no_fe_and_2sls_from_a_design_equal_separate_fits(frame):
     dsg = AbsorbedDesign(frame, ["y", "x1", "x2", "d", "z"])
     for f in ("y ~ x1 + x2", "y ~ x1 | a + g | d ~ z", "y ~ x1 + x2 | d ~ z"):

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from analytics.econometrics.fixed_effects import Absorbed, absorb, demean
+from analytics.econometrics.fixed_effects import Absorbed, absorb, demean, reclustered
 from analytics.econometrics.sample import bad_rows, column_norms, sample_columns, select, share_from_norms
 from analytics.econometrics.vcov import VcovSpec, cluster_codes
 
@@ -59,15 +59,22 @@ class AbsorbedSample:
     """One estimation sample of a design: its rows, FE, clusters, and its columns demeaned (with FE) or raw
     (without FE, where the constant is a regressor, ``_cons``)."""
 
-    def __init__(self, design: AbsorbedDesign, sel, fe: list[str], vs: VcovSpec):
+    def __init__(self, design: AbsorbedDesign, sel, fe: list[str], vs: VcovSpec, twin: AbsorbedSample | None = None):
+        """``twin``: a sample of the same rows and FE for other clusters, whose FE codes and demeaned columns
+        this one shares (what one loads, the other has)."""
         # the frame, the design's columns and its missing-row masks, not the design (no reference cycle:
         # a design and its samples are freed as soon as the design is dropped)
         self.data, self.columns, self._bad = design.data, design.columns, design.bad_masks
         self.rows, self.fe = sel.rows, list(fe)
         self.nobs, self.n_input, self.dropped = len(sel.rows), sel.n_input, sel.dropped
         self.groups = cluster_codes(sel.keys, vs)
-        self.absorbed: Absorbed | None = absorb(sel.keys, fe, vs.clusters) if fe else None
         self._all = len(sel.rows) == sel.n_input
+        if twin is not None:
+            self.absorbed = reclustered(twin.absorbed, sel.keys, vs.clusters) if twin.absorbed else None
+            self._blocks, self._where, self._skip, self._r = twin._blocks, twin._where, twin._skip, twin._r
+            self.share, self.tss, self.ss_within = twin.share, twin.tss, twin.ss_within
+            return
+        self.absorbed: Absorbed | None = absorb(sel.keys, fe, vs.clusters) if fe else None
         self._blocks: list[np.ndarray] = []
         self._where: dict[str, tuple[int, int]] = {}
         self._skip: set[str] = {CONST}  # design columns not complete on this sample (and the constant)
@@ -160,6 +167,9 @@ class AbsorbedDesign:
         for k, b, smp in self._samples:
             if k == key and np.array_equal(b, bad):
                 return smp
-        smp = AbsorbedSample(self, select(self.data, numeric, fe, vs, drop_singletons, bad), fe, vs)
+        sel = select(self.data, numeric, fe, vs, drop_singletons, bad)
+        twin = next((s for k, _, s in self._samples if (k[0], k[2]) == (key[0], key[2]) and len(s.rows) == len(sel.rows)
+                     and np.array_equal(s.rows, sel.rows)), None)  # the same rows and FE, other clusters
+        smp = AbsorbedSample(self, sel, fe, vs, twin)
         self._samples.append((key, bad, smp))
         return smp

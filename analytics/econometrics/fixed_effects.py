@@ -92,10 +92,15 @@ def absorb(df: pd.DataFrame, names: list[str], clusters: str | Sequence[str] | N
     codes = factorize(df, names)
     levels = [int(codes[:, j].max()) + 1 if len(codes) else 0 for j in range(codes.shape[1])]
     df_a = _rank([codes[:, j] for j in range(codes.shape[1])], levels)
+    return reclustered(Absorbed(names, codes, levels, df_a, []), df, clusters)
+
+
+def reclustered(ab: Absorbed, df: pd.DataFrame, clusters: str | Sequence[str] | None = ()) -> Absorbed:
+    """``ab`` (the FE of the rows of ``df``) for other cluster variables: only the nesting changes."""
     clusters = [clusters] if isinstance(clusters, str) else list(clusters or ())
     cls = [pd.factorize(df[c])[0] for c in clusters]
-    nested = [n for j, n in enumerate(names) if any(is_nested(codes[:, j], cl) for cl in cls)]
-    return Absorbed(names, codes, levels, df_a, nested)
+    nested = [n for j, n in enumerate(ab.names) if any(is_nested(ab.codes[:, j], cl) for cl in cls)]
+    return Absorbed(ab.names, ab.codes, ab.levels, ab.df_a, nested)
 
 
 def demean(x: np.ndarray, ab: Absorbed | None, weights: np.ndarray | None = None) -> np.ndarray:
