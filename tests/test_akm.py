@@ -195,6 +195,26 @@ def test_feiv_akm_two_instruments_by_hand():
     assert fit.diagnostics["kp_f"] > 0
 
 
+def test_akm_from_a_shared_design_equals_a_one_off_fit():
+    """On one absorbed design the AKM fit starts from the robust fit of the same specification: it equals the
+    AKM fit of a one-off design, and the robust fit asked again afterwards is unchanged by it."""
+    from analytics.econometrics.design import AbsorbedDesign
+    from analytics.econometrics.iv import feiv
+
+    df, _, _, ss = _pairs(seed=7)
+    f = "y ~ r | fe | D + D_r ~ shock + Z_r"
+    dsg = AbsorbedDesign(df)
+    robust = feiv(f, dsg, vcov="robust")
+    shared, alone = feiv(f, dsg, vcov=ss), feiv(f, df, vcov=ss)
+    again = feiv(f, dsg, vcov="robust")
+    for a, b in ((shared, alone), (again, robust)):
+        pd.testing.assert_series_equal(a.coef, b.coef)
+        pd.testing.assert_series_equal(a.se, b.se)
+        assert a.diagnostics == pytest.approx(b.diagnostics, nan_ok=True) and a.flags == b.flags
+    assert shared.vcov_type == "akm" and robust.vcov_type == "robust"
+    assert not np.allclose(shared.se[["D", "D_r"]], robust.se[["D", "D_r"]])
+
+
 def test_feiv_akm_rejects_rows_without_shares():
     import scipy.sparse as sp
 

@@ -69,6 +69,7 @@ class AbsorbedSample:
         self.nobs, self.n_input, self.dropped = len(sel.rows), sel.n_input, sel.dropped
         self.groups = cluster_codes(sel.keys, vs)
         self._all = len(sel.rows) == sel.n_input
+        self.fits: dict[str, object] = {}  # fits of this sample by specification and vcov (``iv._estimate``)
         if twin is not None:
             self.absorbed = reclustered(twin.absorbed, sel.keys, vs.clusters) if twin.absorbed else None
             self._blocks, self._where, self._skip, self._r = twin._blocks, twin._where, twin._skip, twin._r

@@ -14,6 +14,8 @@ FE, minutes at 100k rows)."""
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -78,6 +80,24 @@ def feiv(formula: str | None = None, data: pd.DataFrame | AbsorbedDesign | None 
 
 def _estimate(smp: AbsorbedSample, spec: Spec, vs: VcovSpec, ss: akm.ShiftShareVcov | None = None,
               shares: pd.DataFrame | None = None) -> Fit:
+    """The fit of ``spec`` on the sample (computed once per sample, specification and vcov: the AKM fit of
+    a specification starts from its robust fit), with the AKM standard errors given ``ss``."""
+    key = repr((spec, vs))
+    if key not in smp.fits:
+        smp.fits[key] = _fit(smp, spec, vs)
+    fit = copy.deepcopy(smp.fits[key])
+    if ss is not None and fit.endog:
+        m, xcols = len(fit.endog), list(fit.coef.index)
+        zcols = [*fit.instruments, *xcols[m:]]
+        y, X, Z = smp.w([spec.depvar])[:, 0], smp.w(xcols), smp.w(zcols)
+        xen, xex, zex = X[:, :m], X[:, m:], Z[:, :len(fit.instruments)]
+        akm.attach(fit, shares, _partial(y, xex), _partial(xen, xex), _partial(zex, xex), y - X @ fit.coef.to_numpy(),
+                   ss, Z.shape[1] + fit.df_a, dg.kleibergen_paap_given)
+    fit.flags += numeric_flags(fit)
+    return fit
+
+
+def _fit(smp: AbsorbedSample, spec: Spec, vs: VcovSpec) -> Fit:
     """Checks, screening and the least-squares solutions on the R factor of the sample's columns; residuals
     and variance on its n rows."""
     flags: list[str] = []
@@ -119,11 +139,6 @@ def _estimate(smp: AbsorbedSample, spec: Spec, vs: VcovSpec, ss: akm.ShiftShareV
     )
     if m:
         _diagnose(fit, y, X, Z, vs, groups, df_full)
-        if ss is not None:
-            xen, xex, zex = X[:, :m], X[:, m:], Z[:, :len(instruments)]
-            akm.attach(fit, shares, _partial(y, xex), _partial(xen, xex), _partial(zex, xex), e, ss,
-                       Z.shape[1] + df_abs, dg.kleibergen_paap_given)
-    fit.flags += numeric_flags(fit)
     return fit
 
 
