@@ -110,7 +110,7 @@ def _electronics_map(st: Study, out: Path, status: str, num: str) -> Exhibit:
     p = pairs[pairs.status == status]
     fig, ax = plt.subplots(figsize=(6, 6))
     _japan(ax)
-    sel = pd.concat([f0, f1[~f1.index.isin(f0.index)]])[["lat", "lon"]]
+    sel = pd.concat([f0, f1[~st.in_vintage(st.y0, f1.index)]])[["lat", "lon"]]  # base-vintage place first
     s = sel.reindex(p.seller_id)
     b = sel.reindex(elec)
     ax.scatter(s.lon, s.lat, s=6, color="C0", alpha=0.6, label=f"{status} sellers ({len(p)})")
