@@ -58,14 +58,17 @@ class GravityWorld:
 
         Draws are grouped by input industry so that each industry's municipality weights are built
         once per call and its firms are searched in their own (cache-sized) block."""
+        n_ind = self.io_cum.shape[1]
         ind = categorical_rows(self.io_cum, self.firm_ind3[buyers], rng)
-        bmuni = self.firm_muni[buyers]
-        order = np.lexsort((bmuni, ind))  # by industry, then buyer municipality: local binary searches
-        bounds = np.searchsorted(ind[order], np.arange(self.io_cum.shape[1] + 1))
+        bmuni = _small_int(self.firm_muni[buyers])
+        # by industry, then buyer municipality (stable): local binary searches
+        order = np.argsort(_small_int(ind), kind="stable")
+        bounds = np.r_[0, np.cumsum(np.bincount(ind, minlength=n_ind))]
         out = np.full(len(buyers), -1)
         for s in np.flatnonzero(np.diff(bounds)):
             sel = order[bounds[s]:bounds[s + 1]]
-            out[sel] = self._sample_in_industry(s, bmuni[sel], rng)
+            sel = sel[np.argsort(bmuni[sel], kind="stable")]
+            out[sel] = self._sample_in_industry(s, bmuni[sel].astype(np.int64), rng)
         return out
 
     def _sample_in_industry(self, s: int, bmuni: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -75,12 +78,14 @@ class GravityWorld:
         supply = supply[np.argsort(self.muni_pref[supply], kind="stable")]  # prefectures as column blocks
         spref, mass = self.muni_pref[supply], self._supply[s, supply]
         pref = self._draw_prefecture(s, spref, mass, self.muni_pref[bmuni], rng)
-        muni = supply[self._draw_municipality(s, supply, spref, mass, bmuni, pref, rng)]
+        col = self._draw_municipality(s, supply, spref, mass, bmuni, pref, rng)
         a, b = self._ind_bounds[s], self._ind_bounds[s + 1]
-        lo = a + np.searchsorted(self._muni_sorted[a:b], muni, side="left")
-        hi = a + np.searchsorted(self._muni_sorted[a:b], muni, side="right")
-        c_lo = np.where(lo > 0, self._cum[np.maximum(lo - 1, 0)], 0.0)
-        u = c_lo + rng.random(len(muni)) * (self._cum[hi - 1] - c_lo)
+        # the firms of each supplying municipality: a block of the industry's sorted firms
+        lo_c = a + np.searchsorted(self._muni_sorted[a:b], supply, side="left")
+        hi_c = a + np.searchsorted(self._muni_sorted[a:b], supply, side="right")
+        c_lo_c = np.where(lo_c > 0, self._cum[np.maximum(lo_c - 1, 0)], 0.0)
+        lo, hi, c_lo = lo_c[col], hi_c[col], c_lo_c[col]
+        u = c_lo + rng.random(len(col)) * (self._cum[hi_c - 1][col] - c_lo)
         pos = np.clip(a + np.searchsorted(self._cum[a:b], u, side="right"), lo, hi - 1)
         return self._order[pos]
 
@@ -89,7 +94,7 @@ class GravityWorld:
         """Source prefecture per draw ∝ S_sr × d(h, r)^(−decay_s) (eq. 15 at the prefecture level)."""
         n_p = self.pref_dist.shape[0]
         S = np.bincount(spref, weights=mass, minlength=n_p)
-        rows, row_of = np.unique(bpref, return_inverse=True)
+        rows, row_of = unique_inverse(bpref)
         cum = np.cumsum(S[None, :] * self.pref_dist[rows] ** (-self.decay[s]), axis=1)
         cum /= cum[:, -1:]
         return categorical_rows(cum, row_of, rng)
@@ -99,17 +104,22 @@ class GravityWorld:
         """Column of ``supply`` per draw: a municipality of the drawn prefecture ∝ supply mass ×
         distance^(−decay_s) from the buyer's municipality (conditional on the prefecture, so it leaves the
         prefecture-level relation untouched)."""
-        rows, row_of = np.unique(bmuni, return_inverse=True)
-        w = mass[None, :] * self.muni_dist[np.ix_(rows, supply)] ** (-self.decay[s])
-        cum = np.concatenate([np.zeros((len(rows), 1)), np.cumsum(w, axis=1)], axis=1)
+        rows, row_of = unique_inverse(bmuni)
+        w = self.muni_dist[np.ix_(rows, supply)]
+        w **= -self.decay[s]
+        w *= mass
+        cum = np.empty((len(rows), len(supply) + 1))
+        cum[:, 0] = 0.0
+        np.cumsum(w, axis=1, out=cum[:, 1:])
+        del w
         cum /= cum[:, -1:]
-        a = np.searchsorted(spref, pref, side="left")
-        b = np.searchsorted(spref, pref, side="right")
+        block = np.searchsorted(spref, np.arange(self.pref_dist.shape[0] + 1))  # prefectures' column blocks
+        a, b = block[pref], block[pref + 1]
         lo, hi = cum[row_of, a], cum[row_of, b]
         u = lo + rng.random(len(pref)) * (hi - lo)
         width = cum.shape[1]
-        flat = (cum + np.arange(len(rows))[:, None]).ravel()
-        pos = np.searchsorted(flat, row_of + u, side="right") - row_of * width - 1
+        cum += np.arange(len(rows))[:, None]
+        pos = np.searchsorted(cum.ravel(), row_of + u, side="right") - row_of * width - 1
         return np.clip(pos, a, b - 1)
 
 
@@ -120,18 +130,79 @@ def municipality_distances(lat: np.ndarray, lon: np.ndarray, intra_km: np.ndarra
     return np.maximum(d, 1.0)
 
 
-def unique_pairs(seller: np.ndarray, buyer: np.ndarray, n: int, forbid: np.ndarray | None = None) -> np.ndarray:
-    """Mask of draws that are not self-links, not repeats of an earlier draw and not in ``forbid``
-    (sorted pair keys seller*n+buyer). The look-up in ``forbid`` runs on the sorted unique keys, which
-    keeps numpy's binary search cache-friendly on arrays of tens of millions."""
+def _small_int(x: np.ndarray) -> np.ndarray:
+    """``x`` as int16 when its values fit (numpy's stable sort of 16-bit integers is a radix sort)."""
+    return x.astype(np.int16) if len(x) and 0 <= x.min() and x.max() < 2**15 else x
+
+
+def stable_order(key: np.ndarray, key_max: int) -> np.ndarray:
+    """``np.argsort(key, kind="stable")`` for integer keys in [0, key_max): keys and positions packed into
+    one int64 each and sorted (much faster than an index sort); the index sort when they do not fit."""
+    n = len(key)
+    bits = max(n - 1, 0).bit_length()
+    if n == 0 or max(key_max - 1, 0).bit_length() + bits > 62:
+        return np.argsort(key, kind="stable")
+    packed = (key.astype(np.int64) << bits) | np.arange(n, dtype=np.int64)
+    packed.sort()
+    return packed & ((1 << bits) - 1)
+
+
+def group_cumcount(group: np.ndarray, n: int) -> np.ndarray:
+    """0-based position of each element among the earlier elements of its group (pandas
+    ``groupby(...).cumcount()``) for integer groups in [0, n)."""
+    order = stable_order(group, n)
+    g = group[order]
+    start = np.r_[0, np.flatnonzero(g[1:] != g[:-1]) + 1] if len(g) else np.zeros(0, np.int64)
+    out = np.empty(len(g), np.int64)
+    out[order] = np.arange(len(g)) - np.repeat(start, np.diff(np.r_[start, len(g)]))
+    return out
+
+
+def unique_inverse(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(x, return_inverse=True)``, without a sort when ``x`` is already sorted."""
+    if len(x) and np.all(x[1:] >= x[:-1]):
+        new = np.r_[True, x[1:] != x[:-1]]
+        return x[new], np.cumsum(new) - 1
+    return np.unique(x, return_inverse=True)
+
+
+def member(x: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
+    """``np.isin(x, sorted_set)`` for a sorted ``sorted_set`` (one binary search per element)."""
+    if len(sorted_set) == 0:
+        return np.zeros(len(x), bool)
+    pos = np.minimum(np.searchsorted(sorted_set, x), len(sorted_set) - 1)
+    return sorted_set[pos] == x
+
+
+def first_occurrence(key: np.ndarray) -> np.ndarray:
+    """Mask of the first occurrence of each value of ``key`` (positions of ``np.unique(key,
+    return_index=True)``); only the repeated values are index-sorted."""
+    s = np.sort(key)
+    rep = s[1:][s[1:] == s[:-1]]
+    keep = np.ones(len(key), bool)
+    if len(rep) == 0:
+        return keep
+    rep = rep[np.r_[True, rep[1:] != rep[:-1]]]
+    cand = np.flatnonzero(member(key, rep))
+    keep[cand] = False
+    keep[cand[np.unique(key[cand], return_index=True)[1]]] = True
+    return keep
+
+
+def unique_pairs(seller: np.ndarray, buyer: np.ndarray, n: int, forbid: tuple[np.ndarray, ...] = ()) -> np.ndarray:
+    """Mask of draws that are not self-links, not repeats of an earlier draw and not in any array of
+    ``forbid`` (each sorted pair keys seller*n+buyer). The look-ups in ``forbid`` run on the sorted unique
+    keys, which keeps numpy's binary search cache-friendly on arrays of tens of millions."""
     key = seller.astype(np.int64) * n + buyer
-    uniq, first = np.unique(key, return_index=True)
-    if forbid is not None and len(forbid):
-        pos = np.minimum(np.searchsorted(forbid, uniq), len(forbid) - 1)
-        first = first[forbid[pos] != uniq]
-    keep = np.zeros(len(key), bool)
-    keep[first] = True
-    return keep & (seller >= 0) & (seller != buyer)
+    keep = first_occurrence(key) & (seller >= 0) & (seller != buyer)
+    if any(len(f) for f in forbid):
+        uniq = np.sort(key[keep])
+        hit = np.zeros(len(uniq), bool)
+        for f in forbid:
+            hit |= member(uniq, f)
+        if hit.any():
+            keep[keep] = ~member(key[keep], uniq[hit])
+    return keep
 
 
 def report_scores(links: pd.DataFrame, sales: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -142,7 +213,17 @@ def report_scores(links: pd.DataFrame, sales: np.ndarray, rng: np.random.Generat
 
 def group_rank(group: np.ndarray, score: np.ndarray) -> np.ndarray:
     """1-based rank of ``score`` (descending) within each ``group`` value, ties broken by position."""
-    order = np.lexsort((-score, group))
+    n = len(group)
+    bits = max(n - 1, 0).bit_length()
+    if n == 0 or group.min() < 0 or int(group.max()).bit_length() + bits > 62:
+        order = np.lexsort((-score, group))
+    else:  # by group, then by (−score, position) as a rank: unique packed keys, sorted as plain integers
+        by_score = np.argsort(-score, kind="stable")
+        rank = np.empty(n, np.int64)
+        rank[by_score] = np.arange(n)
+        packed = (group.astype(np.int64) << bits) | rank
+        packed.sort()
+        order = by_score[packed & ((1 << bits) - 1)]
     g = group[order]
     start = np.r_[0, np.flatnonzero(g[1:] != g[:-1]) + 1]
     first = np.repeat(start, np.diff(np.r_[start, len(g)]))

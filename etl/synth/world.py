@@ -15,6 +15,8 @@ from .industries import build_characteristics, build_io_weights, build_jsic, bui
 from .network import (
     GravityWorld,
     assign_reports,
+    group_cumcount,
+    member,
     municipality_distances,
     report_ranks,
     report_scores,
@@ -61,45 +63,50 @@ def _decay(ind_codes: np.ndarray, ch: pd.DataFrame, p: Planted) -> np.ndarray:
     return d.fillna(p.decay_nonmfg).to_numpy()
 
 
-def _sample_links(gw: GravityWorld, buyers: np.ndarray, n: int, rng, forbid=None) -> pd.DataFrame:
+def _sample_links(gw: GravityWorld, buyers: np.ndarray, n: int, rng, forbid: tuple = ()) -> pd.DataFrame:
     sellers = gw.sample(buyers, rng)
     ok = unique_pairs(sellers, buyers, n, forbid)
     return pd.DataFrame({"seller": sellers[ok], "buyer": buyers[ok]})
 
 
-def _sample_degrees(gw: GravityWorld, buyers: np.ndarray, k: np.ndarray, n: int, rng, forbid=None,
-                    rounds: int = 8) -> pd.DataFrame:
+def _sample_degrees(gw: GravityWorld, buyers: np.ndarray, k: np.ndarray, n: int, rng,
+                    forbid: np.ndarray | None = None, rounds: int = 8) -> pd.DataFrame:
     """Distinct sellers for each buyer up to its degree ``k``: repeated draws of a seller are topped up
     with new draws while that pays (a buyer whose gravity distribution is concentrated on few sellers
     keeps redrawing them; a round that fills under a fifth of the deficit ends the top-up)."""
-    links = _sample_links(gw, np.repeat(buyers, k), n, rng, forbid)
+    fixed = () if forbid is None else (forbid,)
+    links = _sample_links(gw, np.repeat(buyers, k), n, rng, fixed)
     deficit = k - np.bincount(links.buyer, minlength=n)[buyers]
+    cap_of = np.zeros(n, np.int64)
+    cap_of[buyers] = k
     for _ in range(rounds):
         need = deficit > 0
         if deficit.sum() <= 0.0005 * k.sum():
             break
         taken = np.sort(links.seller.to_numpy().astype(np.int64) * n + links.buyer.to_numpy())
-        block = taken if forbid is None else np.union1d(taken, forbid)
-        extra = _sample_links(gw, np.repeat(buyers[need], 2 * deficit[need]), n, rng, block)
+        extra = _sample_links(gw, np.repeat(buyers[need], 2 * deficit[need]), n, rng, (taken, *fixed))
         links = pd.concat([links, extra], ignore_index=True)
-        cap = pd.Series(k, index=buyers).reindex(links.buyer).to_numpy()
-        links = links[links.groupby("buyer").cumcount().to_numpy() < cap].reset_index(drop=True)
+        b = links.buyer.to_numpy()
+        links = links[group_cumcount(b, n) < cap_of[b]].reset_index(drop=True)
         before, deficit = deficit.sum(), k - np.bincount(links.buyer, minlength=n)[buyers]
         if before - deficit.sum() < 0.2 * before:
             break
     return links
 
 
-def _split_pool(pool: pd.DataFrame, k: pd.Series, rng) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _split_pool(pool: pd.DataFrame, buyers: np.ndarray, k: np.ndarray, n: int, rng) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Each buyer's pool of potential suppliers split at random: its planted 2005 degree ``k`` becomes
     its 2005 suppliers, the rest its candidate additions. Both parts are exchangeable draws from the
     buyer's gravity distribution, which makes the add LPM of eq. (16) exact. A buyer whose gravity
     distribution is concentrated on few sellers (the largest buyers) gets fewer 2005 suppliers so that it
     keeps two candidates per supplier (fewer would cap the acceptance probability)."""
     pool = pool.iloc[rng.permutation(len(pool))].reset_index(drop=True)
-    size = pool.groupby("buyer").buyer.transform("size").to_numpy()
-    n05 = np.maximum(1, np.minimum(k.reindex(pool.buyer).to_numpy(), size // 3))
-    first = pool.groupby("buyer").cumcount().to_numpy() < n05
+    b = pool.buyer.to_numpy()
+    size = np.bincount(b, minlength=n)[b]
+    k_of = np.zeros(n, np.int64)
+    k_of[buyers] = k
+    n05 = np.maximum(1, np.minimum(k_of[b], size // 3))
+    first = group_cumcount(b, n) < n05
     return pool[first].reset_index(drop=True), pool[~first].reset_index(drop=True)
 
 
@@ -187,7 +194,7 @@ def build_world(scale: Scale, seed: int, planted: Planted | None = None, progres
         pool = _sample_degrees(gw05, buyers05, (1 + p.pool_ratio) * k, n_total, rng)
         pool["sb"], pool["ss"] = report_scores(pool, f.sales05.to_numpy(), rng)
         pool = _observable(pool)
-        links05, shadows = _split_pool(pool, pd.Series(k, index=buyers05), rng)
+        links05, shadows = _split_pool(pool, buyers05, k, n_total, rng)
         if len(links05) >= scale.links_2005:
             break
         factor *= 1.02 * (scale.links_2005 / len(links05)) ** 1.5  # extra degrees go to buyers that lose more
@@ -438,11 +445,12 @@ def _oracle(f, links05, links10, panel, p: Planted) -> dict:
 
     pc = np.concatenate([keys(links05, links05.parent_child.to_numpy()), keys(links10, links10.parent_child.to_numpy())])
     out = {}
+    pc = np.sort(pc)
     for kind, l, other in (("drop", links05, keys(links10)), ("add", links10, keys(links05))):
         s, b, k = l.seller.to_numpy(), l.buyer.to_numpy(), keys(l)
-        ok = isb[b] & both[s] & both[b] & ~np.isin(k, pc)
+        ok = isb[b] & both[s] & both[b] & ~member(k, pc)
         s, b = s[ok], b[ok]
-        inside = np.isin(k[ok], other)
+        inside = member(k[ok], np.sort(other))
         d = pd.DataFrame({"y": (~inside).astype(float), "D": D[b], "u": f.u.to_numpy()[b],
                           "ld": np.log(np.maximum(haversine_km(lat[s], lon[s], lat[b], lon[b]), 0.1)), "ls": logs[s],
                           "ind": f.ind_idx.to_numpy()[s], "pref": f.pref_code.to_numpy()[s], "b": b})
@@ -479,7 +487,7 @@ def _eq15_oracle(f: pd.DataFrame, ch: pd.DataFrame, panel: pd.DataFrame, links: 
     isb = np.zeros(n, bool)
     isb[panel.firm[panel.manufacturing == 1].to_numpy()] = True
     s, b = links.seller.to_numpy(), links.buyer.to_numpy()
-    ok = isb[b] & both[s] & both[b] & ~np.isin(_pair_keys(links, n), pc)
+    ok = isb[b] & both[s] & both[b] & ~member(_pair_keys(links, n), np.sort(pc))
     s, b = s[ok], b[ok]
     pref = f.pref_code.to_numpy()
     dm = capital_distance_matrix().reindex(index=range(1, 48), columns=range(1, 48)).to_numpy()
@@ -563,9 +571,7 @@ def _truth_counts(f, links05, links10, panel, drops) -> dict:
                 "max_sellers_per_buyer": int(d.max()), "max_buyers_per_seller": int(o.max()),
                 "parent_child_links": int(l.parent_child.sum())}
 
-    key05 = links05.seller.astype(np.int64) * len(f) + links05.buyer
-    key10 = links10.seller.astype(np.int64) * len(f) + links10.buyer
-    cont = int(np.isin(key05, key10).sum())
+    cont = int(member(_pair_keys(links05, len(f)), np.sort(_pair_keys(links10, len(f)))).sum())
     st = panel[panel.manufacturing == 1].status.value_counts()
     return {
         "firms_2005": int(f.alive05.sum()), "firms_2010": int(f.alive10.sum()),
