@@ -167,11 +167,17 @@ def unique_inverse(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def member(x: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
-    """``np.isin(x, sorted_set)`` for a sorted ``sorted_set`` (one binary search per element)."""
+    """``np.isin(x, sorted_set)`` for a sorted ``sorted_set`` (one binary search per element; a long ``x``
+    is searched in sorted order, which keeps the searches in cache)."""
     if len(sorted_set) == 0:
         return np.zeros(len(x), bool)
-    pos = np.minimum(np.searchsorted(sorted_set, x), len(sorted_set) - 1)
-    return sorted_set[pos] == x
+    if len(x) < 100_000:
+        return sorted_set[np.minimum(np.searchsorted(sorted_set, x), len(sorted_set) - 1)] == x
+    order = np.argsort(x)
+    xs = x[order]
+    out = np.empty(len(x), bool)
+    out[order] = sorted_set[np.minimum(np.searchsorted(sorted_set, xs), len(sorted_set) - 1)] == xs
+    return out
 
 
 def first_occurrence(key: np.ndarray) -> np.ndarray:

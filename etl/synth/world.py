@@ -76,19 +76,26 @@ def _sample_degrees(gw: GravityWorld, buyers: np.ndarray, k: np.ndarray, n: int,
     keeps redrawing them; a round that fills under a fifth of the deficit ends the top-up)."""
     fixed = () if forbid is None else (forbid,)
     links = _sample_links(gw, np.repeat(buyers, k), n, rng, fixed)
-    deficit = k - np.bincount(links.buyer, minlength=n)[buyers]
+    count = np.bincount(links.buyer, minlength=n)  # links per buyer, at most its degree
+    deficit = k - count[buyers]
     cap_of = np.zeros(n, np.int64)
     cap_of[buyers] = k
+    taken = None
     for _ in range(rounds):
         need = deficit > 0
         if deficit.sum() <= 0.0005 * k.sum():
             break
-        taken = np.sort(links.seller.to_numpy().astype(np.int64) * n + links.buyer.to_numpy())
+        if taken is None:
+            taken = np.sort(links.seller.to_numpy().astype(np.int64) * n + links.buyer.to_numpy())
         extra = _sample_links(gw, np.repeat(buyers[need], 2 * deficit[need]), n, rng, (taken, *fixed))
+        # the links so far stay (within their buyers' degrees); new ones fill the places left, in draw order
+        b = extra.buyer.to_numpy()
+        extra = extra[count[b] + group_cumcount(b, n) < cap_of[b]]
         links = pd.concat([links, extra], ignore_index=True)
-        b = links.buyer.to_numpy()
-        links = links[group_cumcount(b, n) < cap_of[b]].reset_index(drop=True)
-        before, deficit = deficit.sum(), k - np.bincount(links.buyer, minlength=n)[buyers]
+        taken = np.sort(np.r_[taken, np.sort(extra.seller.to_numpy().astype(np.int64) * n + extra.buyer.to_numpy())],
+                        kind="stable")  # two sorted runs: a merge
+        count += np.bincount(extra.buyer, minlength=n)
+        before, deficit = deficit.sum(), k - count[buyers]
         if before - deficit.sum() < 0.2 * before:
             break
     return links

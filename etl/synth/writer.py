@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from etl.synth.network import member
 from etl.synth.survey import (
     OLD_REVISION_YEARS,
     YEARS_SURVEY,
@@ -29,6 +32,7 @@ MERGERS = (("浦和市", "11204", "11107", "2001-05-01"), ("与野市", "11220",
            ("浜北市", "22218", "22136", "2005-07-01"), ("新津市", "15207", "15105", "2005-03-21"),
            ("更埴市", "20216", "20218", "2003-09-01"))
 _BLOCK = r"(?:([一二三四五六七八九十]+)丁目)?(\d+)番(\d+)号$"
+_BLOCK_RE = re.compile(_BLOCK)
 
 
 def _reports(w: World, links: pd.DataFrame, alive: np.ndarray, rng) -> tuple[pd.DataFrame, dict]:
@@ -73,8 +77,9 @@ def _reports(w: World, links: pd.DataFrame, alive: np.ndarray, rng) -> tuple[pd.
                           "rank": rng.integers(1, 25, n_self)})
     out = pd.concat([valid, dup, dangle, selfr], ignore_index=True).sample(frac=1.0, random_state=rng)
     # parent-child flag as the data will show it: a shareholder report between the pair, either way
-    shk = set(zip(sh.child.to_numpy(), sh.parent.to_numpy(), strict=True))
-    flagged = np.fromiter(((x, y) in shk or (y, x) in shk for x, y in zip(s, b, strict=True)), bool, len(s))
+    n_f = len(ids)
+    shk = np.sort(sh.child.to_numpy().astype(np.int64) * n_f + sh.parent.to_numpy())
+    flagged = member(s.astype(np.int64) * n_f + b, shk) | member(b.astype(np.int64) * n_f + s, shk)
     counts = {"report_rows": int(len(out)), "supplier_rows": int(by_b.sum()), "customer_rows": int(by_s.sum()),
               "shareholder_rows": int(len(sh)), "duplicate_rows": int(len(dup)), "dangling_rows": int(n_dangle),
               "self_rows": int(n_self), "links": int(len(links)),
@@ -88,7 +93,6 @@ def _company(w: World, year: int, alive: np.ndarray, rng) -> tuple[pd.DataFrame,
     n = len(f)
     provider = rng.random(n) < w.planted.provider_geocode_rate
     level = rng.choice(["district", "municipality", "prefecture"], size=n, p=[0.95, 0.04, 0.01])
-    pname = f.address.str.slice(0, 4).where(f.address.str[3] == "県", f.address.str.slice(0, 3))
     pname = np.where(f.address.str[:4].isin(["神奈川県", "和歌山県", "鹿児島県"]), f.address.str[:4], f.address.str[:3])
     # survey firms keep notations the survey matching reads alike; the others get any notation
     in_survey = np.isin(f.index.to_numpy(), w.buyer_panel.firm.to_numpy())
@@ -117,24 +121,37 @@ def _company(w: World, year: int, alive: np.ndarray, rng) -> tuple[pd.DataFrame,
 def _mixed_notation(addr: pd.Series, keep_chome: np.ndarray, rng) -> np.ndarray:
     """Block numbers as business files write them: ``二丁目12番3号``, ``2-12-3``, ``２－１２－３``,
     ``2丁目12番地の3``, ``二丁目12-3``; rows in ``keep_chome`` only get width and 番/号 variants."""
-    from kanjize import kanji2number
-
-    parts = addr.str.extract(_BLOCK)
-    head = addr.str.replace(_BLOCK, "", regex=True)
-    chome = parts[0].map(lambda k: str(kanji2number(k)) if isinstance(k, str) else "")
-    a, b = parts[1].fillna(""), parts[2].fillna("")
-    hy = np.where(chome != "", chome + "-", "") + a + "-" + b
-    styles = {1: head + hy, 2: (head + hy).str.translate(_FULLWIDTH_HYPHEN),
-              3: head + np.where(chome != "", chome + "丁目", "") + a + "番地の" + b,
-              4: head + np.where(parts[0].notna(), parts[0].fillna("") + "丁目", "") + a + "-" + b}
     style = rng.choice([0, 1, 2, 3, 4], size=len(addr))
     style[keep_chome & (style != 0)] = 4
-    out = addr.to_numpy().copy()
-    ok = parts[1].notna().to_numpy()
-    for k, v in styles.items():
-        m = ok & (style == k)
-        out[m] = v.to_numpy()[m]
+    out = addr.to_numpy(dtype=object).copy()
+    for i in np.flatnonzero(style):
+        out[i] = _block_notation(out[i], int(style[i]))
     return out
+
+
+def _block_notation(addr: str, style: int) -> str:
+    """``addr`` with its block number (``_BLOCK``) in notation ``style`` 1–4 (see ``_mixed_notation``);
+    unchanged without a block number."""
+    m = _BLOCK_RE.search(addr)
+    if m is None:
+        return addr
+    kanji, a, b = m.groups()
+    head = addr[:m.start()]
+    chome = _kanji_number(kanji) if kanji is not None else ""
+    if style == 1:
+        return head + (chome + "-" if chome else "") + a + "-" + b
+    if style == 2:
+        return (head + (chome + "-" if chome else "") + a + "-" + b).translate(_FULLWIDTH_HYPHEN)
+    if style == 3:
+        return head + (chome + "丁目" if chome else "") + a + "番地の" + b
+    return head + (kanji + "丁目" if kanji is not None else "") + a + "-" + b
+
+
+@functools.cache
+def _kanji_number(kanji: str) -> str:
+    from kanjize import kanji2number
+
+    return str(kanji2number(kanji))
 
 
 def _pre_merger_names(f: pd.DataFrame, pname: np.ndarray, addr: np.ndarray, muni_code: np.ndarray,
