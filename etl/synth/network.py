@@ -137,14 +137,14 @@ def _small_int(x: np.ndarray) -> np.ndarray:
 
 def stable_order(key: np.ndarray, key_max: int) -> np.ndarray:
     """``np.argsort(key, kind="stable")`` for integer keys in [0, key_max): keys and positions packed into
-    one int64 each and sorted (much faster than an index sort); the index sort when they do not fit."""
+    one uint64 each and sorted (much faster than an index sort); the index sort when they do not fit."""
     n = len(key)
     bits = max(n - 1, 0).bit_length()
-    if n == 0 or max(key_max - 1, 0).bit_length() + bits > 62:
+    if n == 0 or max(key_max - 1, 0).bit_length() + bits > 64:
         return np.argsort(key, kind="stable")
-    packed = (key.astype(np.int64) << bits) | np.arange(n, dtype=np.int64)
+    packed = (key.astype(np.uint64) << np.uint64(bits)) | np.arange(n, dtype=np.uint64)
     packed.sort()
-    return packed & ((1 << bits) - 1)
+    return (packed & np.uint64((1 << bits) - 1)).astype(np.int64)
 
 
 def group_cumcount(group: np.ndarray, n: int) -> np.ndarray:
@@ -168,10 +168,10 @@ def unique_inverse(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def member(x: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
     """``np.isin(x, sorted_set)`` for a sorted ``sorted_set`` (one binary search per element; a long ``x``
-    is searched in sorted order, which keeps the searches in cache)."""
+    is searched in sorted order against a large set, which keeps the searches in cache)."""
     if len(sorted_set) == 0:
         return np.zeros(len(x), bool)
-    if len(x) < 100_000:
+    if len(x) < 100_000 or len(sorted_set) < 100_000:
         return sorted_set[np.minimum(np.searchsorted(sorted_set, x), len(sorted_set) - 1)] == x
     order = np.argsort(x)
     xs = x[order]
@@ -180,35 +180,25 @@ def member(x: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
     return out
 
 
-def first_occurrence(key: np.ndarray) -> np.ndarray:
-    """Mask of the first occurrence of each value of ``key`` (positions of ``np.unique(key,
-    return_index=True)``); only the repeated values are index-sorted."""
-    s = np.sort(key)
-    rep = s[1:][s[1:] == s[:-1]]
-    keep = np.ones(len(key), bool)
-    if len(rep) == 0:
-        return keep
-    rep = rep[np.r_[True, rep[1:] != rep[:-1]]]
-    cand = np.flatnonzero(member(key, rep))
-    keep[cand] = False
-    keep[cand[np.unique(key[cand], return_index=True)[1]]] = True
-    return keep
-
-
 def unique_pairs(seller: np.ndarray, buyer: np.ndarray, n: int, forbid: tuple[np.ndarray, ...] = ()) -> np.ndarray:
     """Mask of draws that are not self-links, not repeats of an earlier draw and not in any array of
     ``forbid`` (each sorted pair keys seller*n+buyer). The look-ups in ``forbid`` run on the sorted unique
     keys, which keeps numpy's binary search cache-friendly on arrays of tens of millions."""
     key = seller.astype(np.int64) * n + buyer
-    keep = first_occurrence(key) & (seller >= 0) & (seller != buyer)
-    if any(len(f) for f in forbid):
-        uniq = np.sort(key[keep])
-        hit = np.zeros(len(uniq), bool)
-        for f in forbid:
-            hit |= member(uniq, f)
-        if hit.any():
-            keep[keep] = ~member(key[keep], uniq[hit])
-    return keep
+    keep = np.zeros(len(key), bool)
+    if len(key) == 0:
+        return keep
+    lo = key.min()
+    order = stable_order(key - lo, int(key.max() - lo) + 1)
+    ks = key[order]
+    new = np.r_[True, ks[1:] != ks[:-1]]
+    uniq, first = ks[new], order[new]  # sorted unique keys, each with its first draw
+    for f in forbid:
+        if len(f):
+            ok = f[np.minimum(np.searchsorted(f, uniq), len(f) - 1)] != uniq
+            uniq, first = uniq[ok], first[ok]
+    keep[first] = True
+    return keep & (seller >= 0) & (seller != buyer)
 
 
 def report_scores(links: pd.DataFrame, sales: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -217,36 +207,54 @@ def report_scores(links: pd.DataFrame, sales: np.ndarray, rng: np.random.Generat
     return (np.log(sales[links.seller.to_numpy()]) + noise[0], np.log(sales[links.buyer.to_numpy()]) + noise[1])
 
 
+def score_rank(score: np.ndarray) -> np.ndarray:
+    """0-based rank of each element by ``score`` descending, ties broken by position (a permutation)."""
+    by_score = np.argsort(-score, kind="stable")
+    rank = np.empty(len(score), np.int64)
+    rank[by_score] = np.arange(len(score))
+    return rank
+
+
 def group_rank(group: np.ndarray, score: np.ndarray) -> np.ndarray:
     """1-based rank of ``score`` (descending) within each ``group`` value, ties broken by position."""
+    return group_rank_by(group, score_rank(score))
+
+
+def group_rank_by(group: np.ndarray, rank: np.ndarray) -> np.ndarray:
+    """1-based rank within each ``group`` value by ``rank`` (distinct non-negative integers, ascending):
+    ``group_rank`` with the ranks of a longer array whose order this subset keeps."""
     n = len(group)
-    bits = max(n - 1, 0).bit_length()
-    if n == 0 or group.min() < 0 or int(group.max()).bit_length() + bits > 62:
-        order = np.lexsort((-score, group))
-    else:  # by group, then by (−score, position) as a rank: unique packed keys, sorted as plain integers
-        by_score = np.argsort(-score, kind="stable")
-        rank = np.empty(n, np.int64)
-        rank[by_score] = np.arange(n)
-        packed = (group.astype(np.int64) << bits) | rank
+    if n == 0:
+        return np.zeros(0, np.int64)
+    rbits = int(rank.max()).bit_length()
+    if group.min() < 0 or int(group.max()).bit_length() + rbits > 64:
+        order = np.lexsort((rank, group))
+        g = group[order]
+    else:  # (group, rank) packed into unique uint64 keys, sorted as plain integers
+        packed = (group.astype(np.uint64) << np.uint64(rbits)) | rank.astype(np.uint64)
         packed.sort()
-        order = by_score[packed & ((1 << bits) - 1)]
-    g = group[order]
+        at = np.empty(int(rank.max()) + 1, np.int64)
+        at[rank] = np.arange(n)
+        order = at[(packed & np.uint64((1 << rbits) - 1)).astype(np.int64)]
+        g = (packed >> np.uint64(rbits)).astype(np.int64)
     start = np.r_[0, np.flatnonzero(g[1:] != g[:-1]) + 1]
-    first = np.repeat(start, np.diff(np.r_[start, len(g)]))
-    out = np.empty(len(g), np.int64)
-    out[order] = np.arange(len(g)) - first + 1
+    first = np.repeat(start, np.diff(np.r_[start, n]))
+    out = np.empty(n, np.int64)
+    out[order] = np.arange(n) - first + 1
     return out
 
 
 def assign_reports(buyer: np.ndarray, seller: np.ndarray, score_b: np.ndarray, score_s: np.ndarray,
-                   priority: np.ndarray, cap: int) -> tuple[np.ndarray, np.ndarray]:
+                   priority: np.ndarray, cap: int, ranks: tuple[np.ndarray, np.ndarray] | None = None
+                   ) -> tuple[np.ndarray, np.ndarray]:
     """Which side reports each link, with at most ``cap`` supplier reports per buyer and ``cap`` customer
     reports per seller (section 2: top 24 each).
 
     Firms with at most ``cap`` partners report them all. A firm with more partners reports first the
     links that its partners cannot report (priority links first, then by importance), then fills its
     remaining places with its most important other links. Returns (by_buyer, by_seller) masks; links
-    with neither are unobservable in the data."""
+    with neither are unobservable in the data. ``ranks``: ``score_rank`` of ``score_b`` and ``score_s``
+    when the caller has them."""
     n = int(max(buyer.max(initial=0), seller.max(initial=0))) + 1
     by_b = np.bincount(buyer, minlength=n)[buyer] <= cap
     by_s = np.bincount(seller, minlength=n)[seller] <= cap
@@ -257,17 +265,19 @@ def assign_reports(buyer: np.ndarray, seller: np.ndarray, score_b: np.ndarray, s
             break
         take = unc[group_rank(group[unc], pr[unc] + score[unc]) <= cap]
         (by_b if side == "b" else by_s)[take] = True
-    for mask, group, score in ((by_b, buyer, score_b), (by_s, seller, score_s)):
+    rb, rs = ranks if ranks is not None else (score_rank(score_b), score_rank(score_s))
+    for mask, group, rank in ((by_b, buyer, rb), (by_s, seller, rs)):
         used = np.bincount(group[mask], minlength=n)
         rest = np.flatnonzero(~mask)
-        r = group_rank(group[rest], score[rest])
+        r = group_rank_by(group[rest], rank[rest])
         mask[rest[r <= cap - used[group[rest]]]] = True
     return by_b, by_s
 
 
-def report_ranks(group: np.ndarray, score: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Rank (1 = most important) of each reported link within its reporter's list; 0 where not reported."""
+def report_ranks(group: np.ndarray, rank: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Rank (1 = most important) of each reported link within its reporter's list; 0 where not reported.
+    ``rank``: the links' ``score_rank`` of importance."""
     out = np.zeros(len(group), np.int64)
     idx = np.flatnonzero(mask)
-    out[idx] = group_rank(group[idx], score[idx])
+    out[idx] = group_rank_by(group[idx], rank[idx])
     return out

@@ -20,6 +20,7 @@ from .network import (
     municipality_distances,
     report_ranks,
     report_scores,
+    score_rank,
     unique_pairs,
 )
 from .params import Planted, Scale, Truth
@@ -122,11 +123,13 @@ def _observable(links: pd.DataFrame) -> pd.DataFrame:
     buyers) and keep the links that at least one side reports, with their report ranks."""
     b, s = links.buyer.to_numpy(), links.seller.to_numpy()
     pri = (links.kind != "new_buyer").to_numpy() if "kind" in links else np.zeros(len(links), bool)
-    by_b, by_s = assign_reports(b, s, links.sb.to_numpy(), links.ss.to_numpy(), pri, MAX_REPORTED)
+    sb, ss = links.sb.to_numpy(), links.ss.to_numpy()
+    rb, rs = score_rank(sb), score_rank(ss)
+    by_b, by_s = assign_reports(b, s, sb, ss, pri, MAX_REPORTED, (rb, rs))
     vis = by_b | by_s
     links = links[vis].reset_index(drop=True)
-    links["rank_b"] = report_ranks(links.buyer.to_numpy(), links.sb.to_numpy(), by_b[vis])
-    links["rank_s"] = report_ranks(links.seller.to_numpy(), links.ss.to_numpy(), by_s[vis])
+    links["rank_b"] = report_ranks(links.buyer.to_numpy(), rb[vis], by_b[vis])
+    links["rank_s"] = report_ranks(links.seller.to_numpy(), rs[vis], by_s[vis])
     return links
 
 
