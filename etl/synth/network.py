@@ -50,6 +50,11 @@ class GravityWorld:
         self._muni_sorted = self.firm_muni[self._order]
         self._cum = np.cumsum(self.attract[self._order])
         self._ind_bounds = np.searchsorted(self.firm_ind3[self._order], np.arange(n_ind + 1))
+        # distance weights d^(−decay) of a decay shared by several industries (the non-manufacturing value),
+        # computed once for all municipality pairs
+        values, counts = np.unique(self.decay, return_counts=True)
+        self._shared_decay = set(values[counts > 1].tolist())
+        self._weights: dict[float, np.ndarray] = {}
         self._supply = np.zeros((n_ind, n_m))
         np.add.at(self._supply, (self.firm_ind3[alive], self.firm_muni[alive]), self.attract[alive])
 
@@ -105,8 +110,14 @@ class GravityWorld:
         distance^(−decay_s) from the buyer's municipality (conditional on the prefecture, so it leaves the
         prefecture-level relation untouched)."""
         rows, row_of = unique_inverse(bmuni)
-        w = self.muni_dist[np.ix_(rows, supply)]
-        w **= -self.decay[s]
+        decay = float(self.decay[s])
+        if decay in self._shared_decay:
+            if decay not in self._weights:
+                self._weights[decay] = self.muni_dist ** (-self.decay[s])
+            w = self._weights[decay][np.ix_(rows, supply)]
+        else:
+            w = self.muni_dist[np.ix_(rows, supply)]
+            w **= -self.decay[s]
         w *= mass
         cum = np.empty((len(rows), len(supply) + 1))
         cum[:, 0] = 0.0

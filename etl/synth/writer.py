@@ -39,12 +39,12 @@ def _reports(w: World, links: pd.DataFrame, alive: np.ndarray, rng) -> tuple[pd.
     """linkage.csv rows for one vintage: top-24 supplier and customer reports, shareholder reports of
     parent–child pairs and holding companies, and counted noise (duplicates, dangling, self)."""
     f, p = w.firms, w.planted
-    ids = f.tsr_id.to_numpy()
+    ids = f.tsr_id.array.take  # ids of firm indices, kept in Arrow (no Python strings)
     s, b = links.seller.to_numpy(), links.buyer.to_numpy()
     by_b, by_s = links.rank_b.to_numpy() > 0, links.rank_s.to_numpy() > 0  # rank 0: not reported
-    rows = [pd.DataFrame({"tsr_id": ids[b[by_b]], "partner_id": ids[s[by_b]], "relation": "supplier",
+    rows = [pd.DataFrame({"tsr_id": ids(b[by_b]), "partner_id": ids(s[by_b]), "relation": "supplier",
                           "rank": links.rank_b.to_numpy()[by_b]}),
-            pd.DataFrame({"tsr_id": ids[s[by_s]], "partner_id": ids[b[by_s]], "relation": "customer",
+            pd.DataFrame({"tsr_id": ids(s[by_s]), "partner_id": ids(b[by_s]), "relation": "customer",
                           "rank": links.rank_s.to_numpy()[by_s]})]
     # shareholders: the child reports the parent; the seller is the parent half of the time
     pc = links[links.parent_child]
@@ -58,26 +58,27 @@ def _reports(w: World, links: pd.DataFrame, alive: np.ndarray, rng) -> tuple[pd.
     sh = sh[sh.child != sh.parent].drop_duplicates()
     sh["rank"] = sh.groupby("child").cumcount() + 1
     sh = sh[sh["rank"] <= 3]
-    rows.append(pd.DataFrame({"tsr_id": ids[sh.child], "partner_id": ids[sh.parent], "relation": "shareholder",
-                              "rank": sh["rank"].to_numpy()}))
+    rows.append(pd.DataFrame({"tsr_id": ids(sh.child.to_numpy()), "partner_id": ids(sh.parent.to_numpy()),
+                              "relation": "shareholder", "rank": sh["rank"].to_numpy()}))
     valid = pd.concat(rows, ignore_index=True)
     n = len(valid)
     dup = valid.iloc[rng.choice(n, size=int(p.dup_report_rate * n), replace=False)]
-    outside = ids[~alive]
+    id_strings = f.tsr_id.to_numpy()
+    outside = id_strings[~alive]
     n_dangle = int(p.dangling_report_rate * n)
     fresh = np.char.zfill(rng.integers(10**9, 2 * 10**9, n_dangle).astype(str), 10)
     dangling_partner = np.where(rng.random(n_dangle) < 0.5, rng.choice(outside, n_dangle), fresh)
     # reporters drawn without replacement so that no noise row repeats another (counted apart from duplicates)
-    dangle = pd.DataFrame({"tsr_id": rng.choice(ids[alive], n_dangle, replace=False), "partner_id": dangling_partner,
+    dangle = pd.DataFrame({"tsr_id": rng.choice(id_strings[alive], n_dangle, replace=False), "partner_id": dangling_partner,
                            "relation": rng.choice(["supplier", "customer"], n_dangle),
                            "rank": rng.integers(1, 25, n_dangle)})
     n_self = max(1, int(p.self_report_rate * n))
-    me = rng.choice(ids[alive], n_self, replace=False)
+    me = rng.choice(id_strings[alive], n_self, replace=False)
     selfr = pd.DataFrame({"tsr_id": me, "partner_id": me, "relation": rng.choice(["supplier", "customer"], n_self),
                           "rank": rng.integers(1, 25, n_self)})
     out = pd.concat([valid, dup, dangle, selfr], ignore_index=True).sample(frac=1.0, random_state=rng)
     # parent-child flag as the data will show it: a shareholder report between the pair, either way
-    n_f = len(ids)
+    n_f = len(f)
     shk = np.sort(sh.child.to_numpy().astype(np.int64) * n_f + sh.parent.to_numpy())
     flagged = member(s.astype(np.int64) * n_f + b, shk) | member(b.astype(np.int64) * n_f + s, shk)
     counts = {"report_rows": int(len(out)), "supplier_rows": int(by_b.sum()), "customer_rows": int(by_s.sum()),
@@ -400,8 +401,9 @@ def write_world(w: World, out: Path, rng) -> dict:
         _write_csv(rep, out / f"tsr/{year}/linkage.csv")
         truth["counts"][f"reports_{year}"] = rc
         truth["counts"][f"company_{year}"] = cc
-        truth_links.append(pd.DataFrame({"seller_id": f.tsr_id.to_numpy()[links.seller], "buyer_id":
-                                         f.tsr_id.to_numpy()[links.buyer], "year": year, "parent_child": flagged}))
+        truth_links.append(pd.DataFrame({"seller_id": f.tsr_id.array.take(links.seller.to_numpy()), "buyer_id":
+                                         f.tsr_id.array.take(links.buyer.to_numpy()), "year": year,
+                                         "parent_child": flagged}))
     survey, key, bt, sectors = _bsjbsa(w, rng)
     for y, df in survey.items():
         coded = df.assign(jsic3=to_old(df.jsic3, old)) if y in OLD_REVISION_YEARS else df
