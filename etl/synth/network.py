@@ -218,54 +218,61 @@ def report_scores(links: pd.DataFrame, sales: np.ndarray, rng: np.random.Generat
     return (np.log(sales[links.seller.to_numpy()]) + noise[0], np.log(sales[links.buyer.to_numpy()]) + noise[1])
 
 
-def score_rank(score: np.ndarray) -> np.ndarray:
-    """0-based rank of each element by ``score`` descending, ties broken by position (a permutation)."""
-    by_score = np.argsort(-score, kind="stable")
-    rank = np.empty(len(score), np.int64)
-    rank[by_score] = np.arange(len(score))
-    return rank
+def group_order(group: np.ndarray, score: np.ndarray) -> np.ndarray:
+    """``np.lexsort((-score, group))``: positions by group, then by descending score, ties by position.
+
+    Group, a quantised score (monotone in the score) and position are packed into one uint64 per element
+    and sorted as plain integers; elements whose group and quantised score coincide are then put in the
+    exact order. Falls back to ``np.lexsort`` for negative groups, non-finite scores or too few bits."""
+    n = len(group)
+    if n == 0:
+        return np.zeros(0, np.int64)
+    pbits = max(n - 1, 0).bit_length()
+    qbits = min(64 - pbits - int(group.max()).bit_length(), 52)  # quantised scores exact as float64
+    hi, lo = score.max(), score.min()
+    if qbits < 8 or group.min() < 0 or not (np.isfinite(hi) and np.isfinite(lo)):
+        return np.lexsort((-score, group))
+    top = (1 << qbits) - 1
+    q = np.minimum(np.floor((hi - score) * (top / (hi - lo) if hi > lo else 0.0)), top).astype(np.uint64)
+    packed = ((group.astype(np.uint64) << np.uint64(qbits + pbits)) | (q << np.uint64(pbits))
+              | np.arange(n, dtype=np.uint64))
+    del q
+    packed.sort()
+    order = (packed & np.uint64((1 << pbits) - 1)).astype(np.int64)
+    key = packed >> np.uint64(pbits)
+    del packed
+    same = np.flatnonzero(key[1:] == key[:-1])  # i and i+1 share group and quantised score
+    if len(same):
+        tied = np.zeros(n, bool)
+        tied[same] = True
+        tied[same + 1] = True
+        sel = np.flatnonzero(tied)
+        run = np.cumsum(np.r_[True, key[sel[1:]] != key[sel[:-1]]])
+        o = order[sel]
+        order[sel] = o[np.lexsort((-score[o], run))]  # positions ascending within a run: stable
+    return order
 
 
 def group_rank(group: np.ndarray, score: np.ndarray) -> np.ndarray:
     """1-based rank of ``score`` (descending) within each ``group`` value, ties broken by position."""
-    return group_rank_by(group, score_rank(score))
-
-
-def group_rank_by(group: np.ndarray, rank: np.ndarray) -> np.ndarray:
-    """1-based rank within each ``group`` value by ``rank`` (distinct non-negative integers, ascending):
-    ``group_rank`` with the ranks of a longer array whose order this subset keeps."""
-    n = len(group)
-    if n == 0:
-        return np.zeros(0, np.int64)
-    rbits = int(rank.max()).bit_length()
-    if group.min() < 0 or int(group.max()).bit_length() + rbits > 64:
-        order = np.lexsort((rank, group))
-        g = group[order]
-    else:  # (group, rank) packed into unique uint64 keys, sorted as plain integers
-        packed = (group.astype(np.uint64) << np.uint64(rbits)) | rank.astype(np.uint64)
-        packed.sort()
-        at = np.empty(int(rank.max()) + 1, np.int64)
-        at[rank] = np.arange(n)
-        order = at[(packed & np.uint64((1 << rbits) - 1)).astype(np.int64)]
-        g = (packed >> np.uint64(rbits)).astype(np.int64)
+    order = group_order(group, score)
+    g = group[order]
     start = np.r_[0, np.flatnonzero(g[1:] != g[:-1]) + 1]
-    first = np.repeat(start, np.diff(np.r_[start, n]))
-    out = np.empty(n, np.int64)
-    out[order] = np.arange(n) - first + 1
+    first = np.repeat(start, np.diff(np.r_[start, len(g)]))
+    out = np.empty(len(g), np.int64)
+    out[order] = np.arange(len(g)) - first + 1
     return out
 
 
 def assign_reports(buyer: np.ndarray, seller: np.ndarray, score_b: np.ndarray, score_s: np.ndarray,
-                   priority: np.ndarray, cap: int, ranks: tuple[np.ndarray, np.ndarray] | None = None
-                   ) -> tuple[np.ndarray, np.ndarray]:
+                   priority: np.ndarray, cap: int) -> tuple[np.ndarray, np.ndarray]:
     """Which side reports each link, with at most ``cap`` supplier reports per buyer and ``cap`` customer
     reports per seller (section 2: top 24 each).
 
     Firms with at most ``cap`` partners report them all. A firm with more partners reports first the
     links that its partners cannot report (priority links first, then by importance), then fills its
     remaining places with its most important other links. Returns (by_buyer, by_seller) masks; links
-    with neither are unobservable in the data. ``ranks``: ``score_rank`` of ``score_b`` and ``score_s``
-    when the caller has them."""
+    with neither are unobservable in the data."""
     n = int(max(buyer.max(initial=0), seller.max(initial=0))) + 1
     by_b = np.bincount(buyer, minlength=n)[buyer] <= cap
     by_s = np.bincount(seller, minlength=n)[seller] <= cap
@@ -276,19 +283,17 @@ def assign_reports(buyer: np.ndarray, seller: np.ndarray, score_b: np.ndarray, s
             break
         take = unc[group_rank(group[unc], pr[unc] + score[unc]) <= cap]
         (by_b if side == "b" else by_s)[take] = True
-    rb, rs = ranks if ranks is not None else (score_rank(score_b), score_rank(score_s))
-    for mask, group, rank in ((by_b, buyer, rb), (by_s, seller, rs)):
+    for mask, group, score in ((by_b, buyer, score_b), (by_s, seller, score_s)):
         used = np.bincount(group[mask], minlength=n)
         rest = np.flatnonzero(~mask)
-        r = group_rank_by(group[rest], rank[rest])
+        r = group_rank(group[rest], score[rest])
         mask[rest[r <= cap - used[group[rest]]]] = True
     return by_b, by_s
 
 
-def report_ranks(group: np.ndarray, rank: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Rank (1 = most important) of each reported link within its reporter's list; 0 where not reported.
-    ``rank``: the links' ``score_rank`` of importance."""
+def report_ranks(group: np.ndarray, score: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Rank (1 = most important) of each reported link within its reporter's list; 0 where not reported."""
     out = np.zeros(len(group), np.int64)
     idx = np.flatnonzero(mask)
-    out[idx] = group_rank_by(group[idx], rank[idx])
+    out[idx] = group_rank(group[idx], score[idx])
     return out

@@ -20,7 +20,6 @@ from .network import (
     municipality_distances,
     report_ranks,
     report_scores,
-    score_rank,
     unique_pairs,
 )
 from .params import Planted, Scale, Truth
@@ -118,38 +117,31 @@ def _split_pool(pool: pd.DataFrame, buyers: np.ndarray, k: np.ndarray, n: int, r
     return pool[first].reset_index(drop=True), pool[~first].reset_index(drop=True)
 
 
-def _observable(links: pd.DataFrame, ranks: tuple[np.ndarray, np.ndarray] | None = None,
-                with_ranks: bool = True) -> tuple[pd.DataFrame, np.ndarray]:
+def _observable(links: pd.DataFrame, with_ranks: bool = True) -> pd.DataFrame:
     """Assign who reports each link (top-24 lists; existing buyers' relationships before those of new
     buyers) and keep the links that at least one side reports, with their report ranks (unless not
-    ``with_ranks``); also returns the mask of kept links. ``ranks``: ``score_rank`` of sb and ss."""
+    ``with_ranks``)."""
     b, s = links.buyer.to_numpy(), links.seller.to_numpy()
     pri = (links.kind != "new_buyer").to_numpy() if "kind" in links else np.zeros(len(links), bool)
-    sb, ss = links.sb.to_numpy(), links.ss.to_numpy()
-    rb, rs = ranks if ranks is not None else (score_rank(sb), score_rank(ss))
-    by_b, by_s = assign_reports(b, s, sb, ss, pri, MAX_REPORTED, (rb, rs))
+    by_b, by_s = assign_reports(b, s, links.sb.to_numpy(), links.ss.to_numpy(), pri, MAX_REPORTED)
     vis = by_b | by_s
     links = links[vis].reset_index(drop=True)
     if with_ranks:
-        links["rank_b"] = report_ranks(links.buyer.to_numpy(), rb[vis], by_b[vis])
-        links["rank_s"] = report_ranks(links.seller.to_numpy(), rs[vis], by_s[vis])
-    return links, vis
+        links["rank_b"] = report_ranks(links.buyer.to_numpy(), links.sb.to_numpy(), by_b[vis])
+        links["rank_s"] = report_ranks(links.seller.to_numpy(), links.ss.to_numpy(), by_s[vis])
+    return links
 
 
 def _visible_and_trim(links: pd.DataFrame, target: int, rng, trimmable: str | None = None) -> pd.DataFrame:
     """Observable links, trimmed at random (among ``kind == trimmable`` links) to ``target``."""
-    ranks = score_rank(links.sb.to_numpy()), score_rank(links.ss.to_numpy())
-    links, vis = _observable(links, ranks)
+    links = _observable(links)
     excess = len(links) - target
     if excess > 0:
         pool = np.arange(len(links)) if trimmable is None else np.flatnonzero(links.kind == trimmable)
         if len(pool) < excess:
             raise RuntimeError("synthetic world: not enough trimmable links to reach the target")
-        keep = np.ones(len(links), bool)
-        keep[rng.choice(pool, size=excess, replace=False)] = False
-        links = links[keep].reset_index(drop=True)
-        # fewer links: reports re-assigned, every link stays observable (a subset keeps the ranking)
-        links, _ = _observable(links, (ranks[0][vis][keep], ranks[1][vis][keep]))
+        links = links.drop(index=rng.choice(pool, size=excess, replace=False)).reset_index(drop=True)
+        links = _observable(links)  # fewer links: reports re-assigned, every link stays observable
     return links
 
 
@@ -210,7 +202,7 @@ def build_world(scale: Scale, seed: int, planted: Planted | None = None, progres
         k = fm.assign_by_rank(k, size_score[buyers05], rng, 0.7)
         pool = _sample_degrees(gw05, buyers05, (1 + p.pool_ratio) * k, n_total, rng)
         pool["sb"], pool["ss"] = report_scores(pool, f.sales05.to_numpy(), rng)
-        pool, _ = _observable(pool, with_ranks=False)  # report ranks are assigned after the split
+        pool = _observable(pool, with_ranks=False)  # report ranks are assigned after the split
         links05, shadows = _split_pool(pool, buyers05, k, n_total, rng)
         if len(links05) >= scale.links_2005:
             break
