@@ -25,11 +25,15 @@ _AREA = {13: "03", 27: "06", 23: "052", 14: "045", 1: "011", 40: "092", 26: "075
 
 
 def _phone(pref: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    area = np.array([_AREA.get(int(p), f"0{200 + 17 * int(p)}"[:4]) for p in pref])
-    mid_len = np.where(np.char.str_len(area.astype(str)) == 2, 4, np.where(np.char.str_len(area.astype(str)) == 3, 3, 2))
+    """Phone numbers ``area-mid-last``: the prefecture's area code (2–4 digits) and 8 random digits of which
+    the mid part takes 6 minus the area code's length."""
+    codes, at = np.unique(pref, return_inverse=True)
+    areas = [_AREA.get(int(p), f"0{200 + 17 * int(p)}"[:4]) for p in codes]
+    heads = [(a, {2: 4, 3: 3}.get(len(a), 2)) for a in areas]
     nums = rng.integers(0, 10**8, len(pref))
     out = []
-    for a, m, n in zip(area, mid_len, nums, strict=True):
+    for i, n in zip(at.tolist(), nums.tolist(), strict=True):
+        a, m = heads[i]
         s = f"{n:08d}"
         out.append(f"{a}-{s[:m]}-{s[m:m + 4]}")
     return np.array(out)
