@@ -9,11 +9,11 @@ Known engine trap: a 2-hop pattern filtered on the hop next to a fixed firm can 
 query library chains ``MATCH … WITH DISTINCT …`` instead, and the tests compare every multi-hop query
 with pandas.
 
-Loading rebuilds the database from the ETL cache of every loaded vintage into a new file with bulk
-``COPY`` from Arrow tables, one per table (in a ``.NAME.building-PID-…`` folder next to it) and swaps it in
-with one rename: a failed or killed load leaves the previous store untouched, the next load removes the
-folders of dead loads, and loading the same vintage twice gives the same graph. The build stamp
-(``StoreMeta``) is written inside the new database, so it is swapped in together with the data.
+Loading rebuilds the database from the ETL cache of every loaded vintage into a new file with one bulk
+``COPY`` per table (in a ``.NAME.building-PID-…`` folder next to it) and swaps it in with one rename: a
+failed or killed load leaves the previous store untouched, the next load removes the folders of dead loads,
+and loading the same vintage twice gives the same graph. The build stamp (``StoreMeta``) is written inside
+the new database, so it is swapped in together with the data.
 
 Queries open the database read-only, so any number of processes can read it at once, also while a
 load is building its replacement. Only ``run(…, write=True)`` opens it for writing; when another process
@@ -36,9 +36,10 @@ import pandas as pd
 import psutil
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from etl.pipeline import Cache
-from graph.model import firm_table, industry_table, link_arrow, prefecture_table
+from graph.model import firm_table, industry_table, prefecture_table
 from graph.store import WRITE_STAMP, GraphStore, QueryError, StoreError, first_line, stamp_params
 
 ENGINE = "ladybug"
@@ -164,8 +165,8 @@ class EmbeddedStore(GraphStore):
 
 
 def _build(db_path: Path, cache: Cache, years: list[int], step) -> dict:
-    """Create a fresh database at ``db_path`` with every table bulk-copied from Arrow tables (one ``COPY``
-    per table, all vintages' links in one), then its stamp."""
+    """Create a fresh database at ``db_path`` with one bulk ``COPY`` per table, then its stamp: the node
+    tables and their links from Arrow tables, the links of all vintages straight from the cache's Parquet."""
     stamp = stamp_params(cache, years, "complete")  # before reading: a cache changed meanwhile looks stale
     db = engine.Database(str(db_path))
     conn = engine.Connection(db)
@@ -179,20 +180,31 @@ def _build(db_path: Path, cache: Cache, years: list[int], step) -> dict:
               "LOCATED_IN": firms.filter(pc.is_valid(firms["pref"])).select(["tsr_id", "pref"]),
               "IN_INDUSTRY": firms.filter(pc.is_in(firms["jsic4"], value_set=industries["jsic4"]))
                                   .select(["tsr_id", "jsic4"])}
+    n_firms = len(firms)
     for name, table in tables.items():
         _copy(conn, name, table)
+    del firms, industries, tables
     step(f"links {', '.join(map(str, years))}")
-    links = link_arrow(cache, years)
-    _copy(conn, "SUPPLIES", links)
-    per_year = pc.value_counts(links["year"]).to_pylist()
+    files = [cache.path(f"links_{y}") for y in years]
+    _copy(conn, "SUPPLIES", files)
     conn.execute(WRITE_STAMP, stamp)
     conn = None
     db = None
     gc.collect()
-    counts = {int(v["values"]): int(v["counts"]) for v in per_year}
-    return {"firms": len(firms), "links": {y: counts.get(y, 0) for y in years}}
+    return {"firms": n_firms, "links": {y: pq.ParquetFile(f).metadata.num_rows for y, f in zip(years, files, strict=True)}}
 
 
-def _copy(conn, table: str, rows: pa.Table) -> None:
-    """Bulk-load ``rows`` into ``table`` (columns in the order of its schema), passed as a parameter."""
-    conn.execute(f"COPY {table} FROM $rows", {"rows": rows})
+# The cache's link columns in the order of the SUPPLIES schema (the ETL writes ``year`` as the vintage).
+_LINK_COLUMNS = ("seller_id, buyer_id, CAST(year AS INT64), CAST(dist_km AS DOUBLE), reported_by, "
+                 "CAST(parent_child AS BOOLEAN), CAST(rank_by_buyer AS INT64), CAST(rank_by_seller AS INT64)")
+
+
+def _copy(conn, table: str, rows: pa.Table | list[Path]) -> None:
+    """Bulk-load ``table`` (columns in the order of its schema) from an Arrow table, passed as a parameter,
+    or from the cache's link files. A path cannot be a parameter, so each is a quoted string literal with
+    quotes and backslashes escaped (a data root named ``O'Brien``)."""
+    if isinstance(rows, pa.Table):
+        conn.execute(f"COPY {table} FROM $rows", {"rows": rows})
+        return
+    files = ", ".join("'" + f.as_posix().replace("\\", "\\\\").replace("'", "\\'") + "'" for f in rows)
+    conn.execute(f"COPY {table} FROM (LOAD FROM [{files}] RETURN {_LINK_COLUMNS})")
