@@ -20,6 +20,8 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from etl.bsjbsa import match_to_tsr, read_survey, survey_years
 from etl.contract import ContractError
@@ -92,10 +94,17 @@ class Cache:
         return self.dir / f"{name}.parquet"
 
     def read(self, name: str, columns: list[str] | None = None) -> pd.DataFrame:
+        return pd.read_parquet(self._existing(name), columns=columns)
+
+    def read_arrow(self, name: str, columns: list[str] | None = None) -> pa.Table:
+        """A clean table as Arrow (no conversion to pandas)."""
+        return pq.read_table(self._existing(name), columns=columns)
+
+    def _existing(self, name: str) -> Path:
         p = self.path(name)
         if not p.exists():
             raise FileNotFoundError(f"{p}: not in the cache; run `prodnet etl` or `prodnet load` first")
-        return pd.read_parquet(p, columns=columns)
+        return p
 
     def fresh(self, part: str, fp: str, outputs: list[str]) -> bool:
         return self.manifest.get(part, {}).get("fingerprint") == fp and all(self.path(o).exists() for o in outputs)

@@ -9,11 +9,11 @@ Known engine trap: a 2-hop pattern filtered on the hop next to a fixed firm can 
 query library chains ``MATCH … WITH DISTINCT …`` instead, and the tests compare every multi-hop query
 with pandas.
 
-Loading rebuilds the database from the ETL cache of every loaded vintage into a new file with bulk
-``COPY`` (in a ``.NAME.building-PID-…`` folder next to it) and swaps it in with one rename: a failed or
-killed load leaves the previous store untouched, the next load removes the folders of dead loads, and
-loading the same vintage twice gives the same graph. The build stamp (``StoreMeta``) is written inside the
-new database, so it is swapped in together with the data.
+Loading rebuilds the database from the ETL cache of every loaded vintage into a new file with one bulk
+``COPY`` per table (in a ``.NAME.building-PID-…`` folder next to it) and swaps it in with one rename: a
+failed or killed load leaves the previous store untouched, the next load removes the folders of dead loads,
+and loading the same vintage twice gives the same graph. The build stamp (``StoreMeta``) is written inside
+the new database, so it is swapped in together with the data.
 
 Queries open the database read-only, so any number of processes can read it at once, also while a
 load is building its replacement. Only ``run(…, write=True)`` opens it for writing; when another process
@@ -34,9 +34,12 @@ from pathlib import Path
 import ladybug as engine
 import pandas as pd
 import psutil
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from etl.pipeline import Cache
-from graph.model import firm_table, industry_table, link_table, prefecture_table
+from graph.model import firm_table, industry_table, prefecture_table
 from graph.store import WRITE_STAMP, GraphStore, QueryError, StoreError, first_line, stamp_params
 
 ENGINE = "ladybug"
@@ -148,7 +151,7 @@ class EmbeddedStore(GraphStore):
         tmpdir = Path(tempfile.mkdtemp(dir=self.path.parent, prefix=f".{self.path.name}.building-{os.getpid()}-"))
         try:
             t0 = time.perf_counter()
-            counts = _build(tmpdir / "graph", tmpdir, cache, all_years, step)
+            counts = _build(tmpdir / "graph", cache, all_years, step)
             for suffix in (".wal", ".shadow"):  # the old file's logs must not be replayed on the new one
                 self.path.with_name(self.path.name + suffix).unlink(missing_ok=True)
             os.replace(tmpdir / "graph", self.path)
@@ -161,39 +164,47 @@ class EmbeddedStore(GraphStore):
                 "build_seconds": round(time.perf_counter() - t0, 2)}
 
 
-def _build(db_path: Path, tmp: Path, cache: Cache, years: list[int], step) -> dict:
-    """Create a fresh database at ``db_path`` with every table bulk-copied from Parquet, then its stamp."""
+def _build(db_path: Path, cache: Cache, years: list[int], step) -> dict:
+    """Create a fresh database at ``db_path`` with one bulk ``COPY`` per table, then its stamp: the node
+    tables and their links from Arrow tables, the links of all vintages straight from the cache's Parquet."""
     stamp = stamp_params(cache, years, "complete")  # before reading: a cache changed meanwhile looks stale
     db = engine.Database(str(db_path))
     conn = engine.Connection(db)
     for ddl in SCHEMA:
         conn.execute(ddl)
     step("firms")
-    firms = firm_table(cache, years)
-    tables = {"Firm": firms, "Prefecture": prefecture_table(), "Industry": industry_table(cache)}
-    ind = set(tables["Industry"].jsic4)
-    tables["LOCATED_IN"] = firms.loc[firms.pref.notna(), ["tsr_id", "pref"]]
-    tables["IN_INDUSTRY"] = firms.loc[firms.jsic4.isin(ind), ["tsr_id", "jsic4"]]
-    for name, df in tables.items():
-        _copy(conn, tmp, name, df)
-    links = {}
-    for y in years:
-        step(f"links {y}")
-        lt = link_table(cache, y)
-        _copy(conn, tmp, "SUPPLIES", lt)
-        links[y] = len(lt)
+    firms = pa.Table.from_pandas(firm_table(cache, years), preserve_index=False)
+    industries = pa.Table.from_pandas(industry_table(cache), preserve_index=False)
+    tables = {"Firm": firms, "Prefecture": pa.Table.from_pandas(prefecture_table(), preserve_index=False),
+              "Industry": industries,
+              "LOCATED_IN": firms.filter(pc.is_valid(firms["pref"])).select(["tsr_id", "pref"]),
+              "IN_INDUSTRY": firms.filter(pc.is_in(firms["jsic4"], value_set=industries["jsic4"]))
+                                  .select(["tsr_id", "jsic4"])}
+    n_firms = len(firms)
+    for name, table in tables.items():
+        _copy(conn, name, table)
+    del firms, industries, tables
+    step(f"links {', '.join(map(str, years))}")
+    files = [cache.path(f"links_{y}") for y in years]
+    _copy(conn, "SUPPLIES", files)
     conn.execute(WRITE_STAMP, stamp)
     conn = None
     db = None
     gc.collect()
-    return {"firms": len(firms), "links": links}
+    return {"firms": n_firms, "links": {y: pq.ParquetFile(f).metadata.num_rows for y, f in zip(years, files, strict=True)}}
 
 
-def _copy(conn, tmp: Path, table: str, df: pd.DataFrame) -> None:
-    """Bulk-load a table from a Parquet file. COPY takes no parameters, so the path is a quoted string
-    literal; quotes and backslashes in it (a data root named ``O'Brien``) are escaped."""
-    f = tmp / f"{table}.parquet"
-    df.to_parquet(f, index=False)
-    lit = f.as_posix().replace("\\", "\\\\").replace("'", "\\'")
-    conn.execute(f"COPY {table} FROM '{lit}'")
-    f.unlink()
+# The cache's link columns in the order of the SUPPLIES schema (the ETL writes ``year`` as the vintage).
+_LINK_COLUMNS = ("seller_id, buyer_id, CAST(year AS INT64), CAST(dist_km AS DOUBLE), reported_by, "
+                 "CAST(parent_child AS BOOLEAN), CAST(rank_by_buyer AS INT64), CAST(rank_by_seller AS INT64)")
+
+
+def _copy(conn, table: str, rows: pa.Table | list[Path]) -> None:
+    """Bulk-load ``table`` (columns in the order of its schema) from an Arrow table, passed as a parameter,
+    or from the cache's link files. A path cannot be a parameter, so each is a quoted string literal with
+    quotes and backslashes escaped (a data root named ``O'Brien``)."""
+    if isinstance(rows, pa.Table):
+        conn.execute(f"COPY {table} FROM $rows", {"rows": rows})
+        return
+    files = ", ".join("'" + f.as_posix().replace("\\", "\\\\").replace("'", "\\'") + "'" for f in rows)
+    conn.execute(f"COPY {table} FROM (LOAD FROM [{files}] RETURN {_LINK_COLUMNS})")

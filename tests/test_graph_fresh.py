@@ -158,8 +158,8 @@ KILLABLE_LOAD = """
 import pathlib, sys, time
 import graph.embedded as emb
 real = emb._copy
-def slow(conn, tmp, table, df):
-    real(conn, tmp, table, df)
+def slow(conn, table, rows):
+    real(conn, table, rows)
     if table == "SUPPLIES":  # the new database is being written
         pathlib.Path(sys.argv[1]).write_text("writing")
         time.sleep(600)

@@ -23,10 +23,10 @@ def test_embedded_failed_load_keeps_last_good_state(cache, tmp_path, monkeypatch
     before = _counts(s)
     real = emb._copy
 
-    def boom(conn, tmp, table, df):
-        if table == "SUPPLIES" and df.year.iloc[0] == 2010:
+    def boom(conn, table, rows):
+        if table == "SUPPLIES" and "links_2010" in str(rows):
             raise OSError("disk full (injected)")
-        return real(conn, tmp, table, df)
+        return real(conn, table, rows)
 
     monkeypatch.setattr(emb, "_copy", boom)
     with pytest.raises(OSError, match="injected"):
