@@ -13,6 +13,7 @@ import pytest
 from analytics.econometrics import design as design_mod
 from analytics.econometrics.design import AbsorbedDesign, r_factor
 from analytics.econometrics.iv import feiv
+from analytics.econometrics.vcov import VcovSpec
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +65,7 @@ def test_specifications_from_one_design_equal_separate_fits_and_pyfixest(frame, 
     calls = []
     real = design_mod.demean
     monkeypatch.setattr(design_mod, "demean", lambda x, ab: calls.append(x.shape[1]) or real(x, ab))
+    monkeypatch.setattr(design_mod, "DEMEAN_COLUMNS", 100)  # one call per block of columns
     dsg = AbsorbedDesign(frame, ["y", "y2", "x1", "x2", "x3"])
     fast = {f: feiv(f, dsg, vcov=_vcov(v)) for f, v in SPECS}
     # one demeaning call per sample: (a + g) complete in x3 and y2, without x3's rows, without y2's rows; a; g
@@ -87,6 +89,7 @@ def test_one_demeaning_for_the_same_rows_under_other_clusters(frame, monkeypatch
     calls = []
     real = design_mod.demean
     monkeypatch.setattr(design_mod, "demean", lambda x, ab: calls.append(x.shape[1]) or real(x, ab))
+    monkeypatch.setattr(design_mod, "DEMEAN_COLUMNS", 100)
     dsg = AbsorbedDesign(frame, ["y", "x1", "x2", "d", "z"])
     f = "y ~ x1 | a + g | d ~ z"
     fast = {str(v): feiv(f, dsg, vcov=v) for v in ("robust", {"cluster": "a"}, "iid", {"cluster": "g"})}
@@ -97,6 +100,21 @@ def test_one_demeaning_for_the_same_rows_under_other_clusters(frame, monkeypatch
         _assert_same(fast[str(v)], plain)
         for k, val in plain.diagnostics.items():
             assert fast[str(v)].diagnostics[k] == pytest.approx(val, rel=1e-8, nan_ok=True), (v, k)
+
+
+def test_demeaning_a_few_columns_at_a_time_changes_no_bit(frame, monkeypatch):
+    """The design demeans its columns in blocks of ``DEMEAN_COLUMNS`` (smaller temporaries); every column
+    converges on its own, so one column at a time gives exactly the values of all at once."""
+    f = "y ~ x1 + x2 | a + g | d ~ z"
+    fits = {}
+    for k in (1, 100):
+        monkeypatch.setattr(design_mod, "DEMEAN_COLUMNS", k)
+        dsg = AbsorbedDesign(frame, ["y", "x1", "x2", "d", "z"])
+        fits[k] = (feiv(f, dsg, vcov={"cluster": "a"}), dsg.sample(["y", "x1", "x2", "d", "z"], ["a", "g"],
+                                                                   VcovSpec.parse({"cluster": "a"})))
+    (one, s1), (all_, s100) = fits[1], fits[100]
+    assert np.array_equal(s1.w(["y", "x1", "x2", "d", "z"]), s100.w(["y", "x1", "x2", "d", "z"]))
+    assert one.coef.equals(all_.coef) and one.se.equals(all_.se) and one.diagnostics == all_.diagnostics
 
 
 def test_no_fe_and_2sls_from_a_design_equal_separate_fits(frame):

@@ -26,6 +26,8 @@ from analytics.econometrics.sample import bad_rows, column_norms, sample_columns
 from analytics.econometrics.vcov import VcovSpec, cluster_codes
 
 CONST = "_cons"
+# columns demeaned per call (the compiled demeaning needs row-major copies of what it is given)
+DEMEAN_COLUMNS = 2
 # rows per block of the QR decomposition (tall-skinny QR: each block's R, then the R of the stacked R's)
 QR_BLOCK = 1 << 12
 
@@ -89,33 +91,50 @@ class AbsorbedSample:
         return x if self._all else x[self.rows]
 
     def load(self, cols: Sequence[str]) -> None:
-        """Demean (in one call) ``cols`` and every other column of the design complete on this sample that
-        is not loaded yet."""
+        """Demean ``cols`` and every other column of the design complete on this sample that is not loaded
+        yet (one block of columns)."""
         if all(c in self._where for c in cols):
             return
         todo = [c for c in dict.fromkeys([*cols, *self.columns]) if c not in self._where and c not in self._skip]
         new = [c for c in todo if c in cols or self.complete(c)]
         self._skip.update(set(todo) - set(new))
-        raw = np.empty((self.nobs, len(new)), order="F")  # column-major: every column contiguous
-        for j, c in enumerate(new):
-            raw[:, j] = self._raw(c)
         if self.absorbed is None:
-            w, dm = raw, raw - raw.mean(axis=0)
+            raw = self._raw_block(new)
+            centred, norm, within = column_norms(raw, raw - raw.mean(axis=0))
+            w = raw
             if CONST not in self._where:
-                new, w = [*new, CONST], np.asfortranarray(np.column_stack([raw, np.ones(self.nobs)]))
+                w = np.asfortranarray(np.column_stack([raw, np.ones(self.nobs)]))
         else:
-            dm = demean(raw, self.absorbed)
-        centred, norm, within = column_norms(raw, dm)
+            w, (centred, norm, within) = self._demeaned(new)
         share = share_from_norms(centred, norm, within)
-        for j, c in enumerate(new[:raw.shape[1]]):
+        for j, c in enumerate(new):
             self.share[c], self.tss[c], self.ss_within[c] = float(share[j]), centred[j] ** 2, within[j] ** 2
-        del raw
-        if self.absorbed is not None:
-            w = np.asfortranarray(dm)  # column-major: every column contiguous
-        del dm
+        if self.absorbed is None and CONST not in self._where:
+            new = [*new, CONST]
         self._blocks.append(w)
         self._where.update({c: (len(self._blocks) - 1, j) for j, c in enumerate(new)})
         self._r.clear()
+
+    def _raw_block(self, cols: Sequence[str]) -> np.ndarray:
+        """The raw columns on this sample, column-major (every column contiguous)."""
+        raw = np.empty((self.nobs, len(cols)), order="F")
+        for j, c in enumerate(cols):
+            raw[:, j] = self._raw(c)
+        return raw
+
+    def _demeaned(self, cols: Sequence[str]) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
+        """``cols`` demeaned, column-major, and their ``column_norms``. Demeaned ``DEMEAN_COLUMNS`` at a
+        time: each column converges on its own, so this gives the values of one call on all of them, with
+        temporaries (raw, scaled, demeaned copies) of a few columns instead of all."""
+        w = np.empty((self.nobs, len(cols)), order="F")
+        norms = []
+        for lo in range(0, len(cols), DEMEAN_COLUMNS):
+            raw = self._raw_block(cols[lo:lo + DEMEAN_COLUMNS])
+            dm = demean(raw, self.absorbed)
+            norms.append(column_norms(raw, dm))
+            w[:, lo:lo + raw.shape[1]] = dm
+            del raw, dm
+        return w, tuple(np.concatenate(x) for x in zip(*norms, strict=True))
 
     def complete(self, col: str) -> bool:
         """True if ``col`` is a numeric column with a finite value in every row of this sample."""
