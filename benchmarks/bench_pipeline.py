@@ -5,7 +5,8 @@ run-all's summary.json.
 
     python -m benchmarks.bench_pipeline /tmp/full_root /tmp/full_out [--repeats 3] [--seed 1] [--synth-only]
 
-``--synth-only`` re-measures the generator and replaces its rows in results/pipeline_full.json.
+``--synth-only`` re-measures the generator and replaces its rows in results/pipeline_full.json;
+``--keep-root`` measures run-all on the root already written and keeps the generator's rows.
 """
 
 from __future__ import annotations
@@ -71,12 +72,17 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--synth-only", action="store_true")
+    ap.add_argument("--keep-root", action="store_true",
+                    help="run-all on the existing root; keep the synth rows of the last measurement")
     a = ap.parse_args()
     prodnet = [sys.executable, "-c", "from prodnet.cli import main; main()"]
-    shutil.rmtree(a.root, ignore_errors=True)
-    secs, rss, out, _ = measured([*prodnet, "synth", str(a.root), "--scale", "full", "--seed", str(a.seed)])
-    rows = [{"what": "prodnet synth --scale full (3,586,090 + 4,463,168 links)", "seconds": secs,
-             "peak_rss_gib": rss}, *synth_steps(out)]
+    if a.keep_root:
+        rows = [r for r in json.loads((RESULTS / "pipeline_full.json").read_text())["rows"] if "synth" in r["what"]]
+    else:
+        shutil.rmtree(a.root, ignore_errors=True)
+        secs, rss, out, _ = measured([*prodnet, "synth", str(a.root), "--scale", "full", "--seed", str(a.seed)])
+        rows = [{"what": "prodnet synth --scale full (3,586,090 + 4,463,168 links)", "seconds": secs,
+                 "peak_rss_gib": rss}, *synth_steps(out)]
     if a.synth_only:
         old = json.loads((RESULTS / "pipeline_full.json").read_text())["rows"]
         print(save("pipeline_full", rows + [r for r in old if "synth" not in r["what"]]))
