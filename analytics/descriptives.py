@@ -27,12 +27,6 @@ def division(jsic4: pd.Series) -> pd.Series:
     return out
 
 
-def _mask(st: Study, ids) -> np.ndarray:
-    m = np.zeros(len(st.ids), bool)
-    m[st.code(ids)] = True
-    return m
-
-
 def _k(b: np.ndarray) -> np.ndarray:
     """Sellers per buyer from buyer codes (buyers with at least one seller)."""
     k = np.bincount(b)
@@ -42,7 +36,7 @@ def _k(b: np.ndarray) -> np.ndarray:
 def table_1(st: Study) -> Exhibit:
     """Links and sellers per buyer: the TSR network (Panel A) and the regression sample (Panel B)."""
     rows = {}
-    sample, both = _mask(st, st.sample_buyers()), st.both_mask
+    sample, both = st.code_mask(st.sample_buyers()), st.both_mask
     for y in (st.y0, st.y1):
         l = st.links[y]
         k = _k(l.b.to_numpy())
@@ -67,7 +61,7 @@ def table_2(st: Study) -> Exhibit:
     both = st.both_mask
     for name, ids in groups.items():
         col = {"Count": len(ids), "Share": len(ids) / max(len(b), 1)}
-        m = _mask(st, ids)
+        m = st.code_mask(ids)
         for y in (st.y0, st.y1):
             l = st.links[y]
             sel = m[l.b.to_numpy()] & both[l.s.to_numpy()]
@@ -105,7 +99,7 @@ def table_a1(st: Study) -> Exhibit:
 
 def table_a2(st: Study) -> Exhibit:
     """Regression sample by manufacturing buyer industry (2-digit group)."""
-    sample, both = _mask(st, st.sample_buyers()), st.both_mask
+    sample, both = st.code_mask(st.sample_buyers()), st.both_mask
     parts = []
     for y in (st.y0, st.y1):
         l = st.links[y]
@@ -173,7 +167,7 @@ def ccdf_frame(st: Study) -> dict[str, pd.DataFrame]:
     from analytics.network import ccdf
 
     l = st.links[st.y0]
-    sample, both = _mask(st, st.sample_buyers()), st.both_mask
+    sample, both = st.code_mask(st.sample_buyers()), st.both_mask
     reg = l.b.to_numpy()[sample[l.b.to_numpy()] & both[l.s.to_numpy()]]
     return {"TSR sample": ccdf(_k(l.b.to_numpy())), "Regression sample": ccdf(_k(reg))}
 

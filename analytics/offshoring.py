@@ -33,10 +33,7 @@ def domestic_sourcing(st: Study, buyers: pd.Index, drop_parent_child: bool = Tru
     l = st.links[st.y0]
     if drop_parent_child:
         l = l[~l.parent_child.to_numpy()]
-    m = np.zeros(len(st.ids), bool)
-    c = st.code(buyers)
-    m[c[c >= 0]] = True
-    l = l[m[l.b.to_numpy()]]
+    l = l[st.code_mask(buyers)[l.b.to_numpy()]]
     sec = st.jsic.set_index("jsic4").sector12
     s = sec.reindex(st.arr(st.y0, "jsic4")[l.s.to_numpy()]).to_numpy()
     d = pd.DataFrame({"tsr_id": l.buyer_id.to_numpy(), "sector12": s}).dropna().drop_duplicates()

@@ -69,18 +69,19 @@ class Study:
     def both_mask(self) -> np.ndarray:
         """By firm code: present in both vintages."""
         if "both_mask" not in self._arrays:  # firms only: shared by variants
-            m = np.zeros(len(self.ids), bool)
-            m[self.code(self.both)] = True
-            self._arrays["both_mask"] = m
+            self._arrays["both_mask"] = self.code_mask(self.both)
         return self._arrays["both_mask"]
+
+    def code_mask(self, tsr_ids) -> np.ndarray:
+        """By firm code: True for the firms ``tsr_ids`` (ids of neither vintage are ignored)."""
+        m = np.zeros(len(self.ids), bool)
+        c = self.code(tsr_ids)
+        m[c[c >= 0]] = True
+        return m
 
     def in_vintage(self, year: int, tsr_ids) -> np.ndarray:
         """By element of ``tsr_ids``: a firm of vintage ``year`` (integer codes, no string matching)."""
-        def compute():
-            m = np.zeros(len(self.ids), bool)
-            m[self.code(self.firms[year].index)] = True
-            return m
-        present = self.memo(("in_vintage", year), compute)
+        present = self.memo(("in_vintage", year), lambda: self.code_mask(self.firms[year].index))
         c = self.code(tsr_ids)
         return (c >= 0) & present[np.maximum(c, 0)]
 
@@ -184,10 +185,7 @@ class Study:
         if hit is not None and hit[0] is buyers:
             return hit[1]
         l = self.links[year]
-        m = np.zeros(len(self.ids), bool)
-        c = self.code(buyers)
-        m[c[c >= 0]] = True
-        keep = m[l.b.to_numpy()]
+        keep = self.code_mask(buyers)[l.b.to_numpy()]
         out = l[keep & self.clean_mask(year) if clean else keep]
         self._memo[key] = (buyers, out)
         return out
