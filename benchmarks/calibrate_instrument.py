@@ -41,14 +41,12 @@ def kp_f_by_pi(root: Path, pis: list[float]) -> pd.DataFrame:
     from analytics import study
     from analytics.econometrics.iv import feiv
     from analytics.regressions import FE16, pair_sample
-    from analytics.run import _store
     from etl.pipeline import Cache, default_work_dir, run_etl
 
     work = default_work_dir(root)
     run_etl(root, work, progress=None, need_vintages=[2005, 2010], need_surveys=[2005, 2010])
     cache = Cache(work)
-    store, _ = _store("embedded", work, cache, [2005, 2010], lambda m: None)
-    st = study.build(cache, store)
+    st = study.build(cache)  # the clean tables the store is loaded from: the same rows
     tf = pd.read_parquet(root / "truth" / "firms.parquet")
     jsic = pd.read_csv(root / "industry" / "jsic.csv", dtype=str)
     mfg4 = set(jsic.loc[jsic.manufacturing == "1", "jsic4"])

@@ -117,3 +117,41 @@ def test_planted_parameters_can_be_overridden(tmp_path):
         planted_from(["pool_ratio=2.5"])
     with pytest.raises(ValueError, match="start_pi_shock takes float"):
         planted_from(["start_pi_shock=weak"])
+
+
+def test_importer_propensity_by_hand():
+    """π_i = c · exp(α z_i), z the normal scores of the size ranks, clipped to [max_S P_iS, 1], with c such
+    that the share of firms offshoring at all, mean min(π_i, Σ_S P_iS), is off_importer_share."""
+    from scipy.stats import norm
+
+    from etl.synth.survey import importer_propensity
+
+    size = np.log(np.array([10.0, 100.0, 1000.0, 10000.0]))
+    prob = np.array([[0.12, 0.1], [0.30, 0.2], [0.10, 0.05], [0.10, 0.5]])  # max 0.12, 0.3, 0.1, 0.5; sums
+    p = dataclasses.replace(Planted(), off_importer_share=0.3, off_importer_size=2.0)
+    w = np.exp(2 * norm.ppf(np.array([1, 2, 3, 4]) / 5))
+    got = importer_propensity(size, prob, p)
+    # by hand: firms 3 and 4 offshore at their Σ_S P (0.15, 0.6) and firm 1 at its bound 0.12, so firm 2
+    # offshores with 4 · 0.3 − 0.12 − 0.15 − 0.6 = 0.33 = c · w_2
+    c = 0.33 / w[1]
+    np.testing.assert_allclose(got, [0.12, 0.33, c * w[2], 1.0], rtol=1e-9)
+    np.testing.assert_allclose(np.minimum(got, prob.sum(1)).mean(), 0.3, rtol=1e-9)
+    # a share below what the lower bounds give: every firm at its bound
+    low = importer_propensity(size, prob, dataclasses.replace(p, off_importer_share=0.05))
+    np.testing.assert_allclose(low, prob.max(1))
+
+
+def test_systematic_sample_marginals_and_at_least_one():
+    """Each column is included with its probability (Monte Carlo over 200,000 rows, 4.5 s.e.), and a row
+    whose probabilities sum to at least one always includes a column."""
+    from etl.synth.survey import systematic_sample
+
+    rng = np.random.default_rng(0)
+    q = np.array([[0.1, 0.5, 0.3, 0.2, 0.0, 1.0], [0.05, 0.1, 0.2, 0.1, 0.3, 0.25]])
+    draws = systematic_sample(np.repeat(q, 100_000, axis=0), rng)
+    for r in range(2):
+        share = draws[r * 100_000:(r + 1) * 100_000].mean(0)
+        assert np.all(np.abs(share - q[r]) <= 4.5 * np.sqrt(q[r] * (1 - q[r]) / 100_000) + 1e-12), (share, q[r])
+    assert draws[100_000:].any(1).all()  # second row sums to exactly 1
+    assert draws[:100_000].sum(1).min() >= 2 and draws[:100_000].sum(1).max() <= 3  # sum 2.1
+    assert not draws[:100_000, 4].any() and draws[:100_000, 5].all()

@@ -115,13 +115,15 @@ class Planted:
     # Table 6 (section 5.1): P(Offshore_iS = 1) = k_S + off_dom Dom_iS + off_tfp t_i + off_tfp_x t_i x_S, with
     # Dom_iS domestic sourcing of sector S (2005 links, parent-child removed), t_i log TFP 2005 (a + e,
     # centred), x_S = theta_CP x rho/(rho-1) of sector S (sales-weighted, as Table 5); k_S ~ U(off_base_lo, hi).
-    # Drawn as a mixture: a share off_importer_share of firms sources abroad with probability (.)/share.
+    # Drawn as a mixture (survey.sector_offshoring): firm i sources abroad at all with probability pi_i, rising
+    # with log employment at elasticity off_importer_size around off_importer_share, then sector S with (.)/pi_i.
     off_dom: float = 0.075
     off_tfp: float = 0.03
     off_tfp_x: float = -0.001
     off_base_lo: float = 0.03
     off_base_hi: float = 0.05
     off_importer_share: float = 0.19
+    off_importer_size: float = 2.0
     # foreign outsourcing (outsourcing_abroad): industry rate ~ Beta(2, 30), firm noise, reporting share
     fo_report_share: float = 0.85
     # JSIC revision: share of 3-digit groups renumbered in the old-revision years (TSR 2005, survey <= 2006)

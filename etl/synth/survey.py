@@ -52,26 +52,72 @@ def domestic_sourcing(links05: pd.DataFrame, sector_of_firm: np.ndarray, firms: 
     return dom
 
 
-def sector_offshoring(dom: np.ndarray, tfp05: np.ndarray, x: pd.Series, p: Planted,
-                      rng: np.random.Generator) -> tuple[np.ndarray, dict]:
+def sector_offshoring(dom: np.ndarray, tfp05: np.ndarray, x: pd.Series, size: np.ndarray, group: np.ndarray,
+                      p: Planted, rng: np.random.Generator) -> tuple[np.ndarray, dict]:
     """Offshore_iS (n × 12) with P = k_S + off_dom Dom + off_tfp t + off_tfp_x t x_S exactly (an LPM), drawn
-    as a mixture so that offshoring is concentrated in a minority of firms: a random share π of firms
-    sources abroad, each sector with probability P/π."""
+    as a mixture so that offshoring is concentrated in a minority of firms, and more so among large ones
+    (section 2: large firms are more likely to offshore, which entails high fixed costs).
+
+    Firm i offshores at all with probability π_i (``importer_propensity`` within its ``group``, e.g.
+    manufacturing or not, so that each group has the planted share; rising with ``size``); an
+    offshoring firm sources the sectors S with inclusion probabilities P_iS/π_i by systematic sampling in
+    a random order of the sectors, so that it sources at least one whenever Σ_S P_iS ≥ π_i. Hence
+    P(Offshore_iS) = P_iS, and P(any) = min(π_i, Σ_S P_iS). Size enters only through π_i, so
+    E[Offshore_iS | Dom, t] is still the planted LPM."""
     n = len(tfp05)
     t = tfp05 - tfp05.mean()
     kappa = rng.uniform(p.off_base_lo, p.off_base_hi, 12)
     xs = x.fillna(x.mean()).to_numpy()
     prob = kappa[None, :] + p.off_dom * dom + p.off_tfp * t[:, None] + p.off_tfp_x * t[:, None] * xs[None, :]
-    pi = p.off_importer_share
-    cond = prob / pi
+    pi = np.empty(n)
+    for g in np.unique(group):
+        pi[group == g] = importer_propensity(size[group == g], prob[group == g], p)
+    cond = prob / pi[:, None]
     clipped = float(((cond < 0) | (cond > 1)).mean())
     importer = rng.random(n) < pi
-    off = importer[:, None] & (rng.random((n, 12)) < np.clip(cond, 0, 1))
+    off = importer[:, None] & systematic_sample(np.clip(cond, 0, 1), rng)
     truth = {"kappa": dict(zip(range(1, 13), np.round(kappa, 8), strict=True)),
              "x_sector": {int(k): float(v) for k, v in x.round(8).items()},
              "share_offshore": float(off.mean()), "share_firms_offshoring": float(off.any(1).mean()),
              "share_probability_clipped": clipped, "oracle": _oracle(off, dom, t, x)}
     return off, truth
+
+
+def importer_propensity(size: np.ndarray, prob: np.ndarray, p: Planted) -> np.ndarray:
+    """π_i of ``sector_offshoring``: c · exp(α z_i), z the normal score of the firm's size rank (ties
+    averaged; robust to the long tail of size) and α = off_importer_size, clipped to [max_S P_iS, 1] (the
+    lower bound keeps the LPM exact). c is set so that the expected share of firms that offshore at all,
+    mean_i min(π_i, Σ_S P_iS), equals off_importer_share (or is as close as the bounds allow)."""
+    from scipy.optimize import brentq
+    from scipy.stats import norm, rankdata
+
+    w = np.exp(p.off_importer_size * norm.ppf(rankdata(size) / (len(size) + 1)))
+    lo, total = np.maximum(prob.max(1), 0.0), np.maximum(prob.sum(1), 0.0)
+
+    def pi(c: float) -> np.ndarray:
+        return np.clip(c * w, lo, 1.0)
+
+    def gap(c: float) -> float:
+        return float(np.minimum(pi(c), total).mean()) - p.off_importer_share
+
+    hi = 1.0 / w.min()  # every π_i = 1
+    if gap(0.0) >= 0 or gap(hi) <= 0:
+        return pi(0.0 if gap(0.0) >= 0 else hi)
+    return pi(brentq(gap, 0.0, hi, xtol=1e-12))
+
+
+def systematic_sample(q: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Boolean (n × k): row i includes column S with probability exactly q_iS (0 ≤ q ≤ 1) and includes at
+    least ⌊Σ_S q_iS⌋ columns: systematic sampling (one uniform start per row) over a random order of the
+    columns. Written here because numpy offers only independent or fixed-size draws."""
+    n, k = q.shape
+    order = np.argsort(rng.random((n, k)), axis=1)
+    cum = np.cumsum(np.take_along_axis(q, order, 1), axis=1)
+    start = rng.random(n)[:, None]
+    hit = np.floor(cum - start) > np.floor(np.concatenate([np.zeros((n, 1)), cum[:, :-1]], axis=1) - start)
+    out = np.empty_like(hit)
+    np.put_along_axis(out, order, hit, 1)
+    return out
 
 
 def _oracle(off: np.ndarray, dom: np.ndarray, t: np.ndarray, x: pd.Series) -> dict:
