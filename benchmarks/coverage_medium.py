@@ -43,31 +43,38 @@ def _kp_f(out: Path) -> dict[str, float]:
 
 
 def one_seed(seed: int, overrides: list[str]) -> list[dict]:
-    from analytics import run_all
     from etl.synth import generate, planted_from
 
     tmp = Path(tempfile.mkdtemp(prefix=f"cov{seed}_"))
     try:
         t0 = time.perf_counter()
         generate(tmp / "root", scale="medium", seed=seed, planted=planted_from(overrides) if overrides else None)
-        s = run_all(tmp / "root", tmp / "out", quiet=True, only=EXHIBITS)
-        kp = _kp_f(tmp / "out")
-        rows = []
-        for r in s["planted_vs_estimated"]:
-            if r.get("exhibit") not in ("table_6", "table_7", "table_8", "table_W1") or r.get("estimate") is None:
-                continue
-            for key, kind in SE_KINDS.items():
-                if r.get(key) is None:
-                    continue
-                se_kind = kind if r["exhibit"] in ("table_7", "table_8") else ("HC1" if r["exhibit"] == "table_W1"
-                                                                               else "cluster")
-                rows.append({"seed": seed, "parameter": r["parameter"], "exhibit": r["exhibit"],
-                             "ols": bool(r.get("ols")), "se_kind": se_kind, "planted": r["planted"],
-                             "oracle": r.get("oracle"), "estimate": r["estimate"], "std_error": r[key],
-                             **{f"kp_f {k}": v for k, v in kp.items()}, "seconds": time.perf_counter() - t0})
-        return rows
+        return world_rows(tmp / "root", tmp / "out", seed, t0)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def world_rows(root: Path, out: Path, seed: int, t0: float) -> list[dict]:
+    """Run the report's eq. (16), Table 6 and wage exhibits on a written world; one row per planted
+    parameter and kind of standard error, with Table 7's KP F under each."""
+    from analytics import run_all
+
+    s = run_all(root, out, quiet=True, only=EXHIBITS)
+    kp = _kp_f(out)
+    rows = []
+    for r in s["planted_vs_estimated"]:
+        if r.get("exhibit") not in ("table_6", "table_7", "table_8", "table_W1") or r.get("estimate") is None:
+            continue
+        for key, kind in SE_KINDS.items():
+            if r.get(key) is None:
+                continue
+            se_kind = kind if r["exhibit"] in ("table_7", "table_8") else ("HC1" if r["exhibit"] == "table_W1"
+                                                                           else "cluster")
+            rows.append({"seed": seed, "parameter": r["parameter"], "exhibit": r["exhibit"],
+                         "ols": bool(r.get("ols")), "se_kind": se_kind, "planted": r["planted"],
+                         "oracle": r.get("oracle"), "estimate": r["estimate"], "std_error": r[key],
+                         **{f"kp_f {k}": v for k, v in kp.items()}, "seconds": time.perf_counter() - t0})
+    return rows
 
 
 def coverage_table(rows: list[dict]) -> pd.DataFrame:

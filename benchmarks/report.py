@@ -21,7 +21,7 @@ TITLES = {
 }
 
 
-CUSTOM = {"coverage_medium"}  # results whose section is a markdown file of the same name (written by its script)
+CUSTOM = {"coverage_medium", "full_inference"}  # results whose section is a markdown file of the same name (written by its script)
 
 
 def _fmt(v) -> str:
