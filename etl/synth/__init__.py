@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -37,8 +38,12 @@ def generate(out: str | Path, scale: str = "small", seed: int = 0, progress=None
     Deterministic per (scale, seed, planted parameters)."""
     if scale not in SCALES:
         raise ValueError(f"unknown scale {scale!r}; choose one of {sorted(SCALES)}")
-    world = build_world(SCALES[scale], seed, planted, progress=progress)
-    if progress:
-        progress("writing files")
-    rng = np.random.default_rng([seed, 1])
-    return write_world(world, Path(out), rng)
+    # the oracle fits run in a thread while the files are written (threads, not forked processes: a fork
+    # while a thread of a compiled library holds a lock deadlocks the child; the fits release the GIL in
+    # their numerical kernels)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="synth-oracles") as background:
+        world = build_world(SCALES[scale], seed, planted, progress=progress, background=background)
+        if progress:
+            progress("writing files")
+        rng = np.random.default_rng([seed, 1])
+        return write_world(world, Path(out), rng)

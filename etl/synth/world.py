@@ -3,6 +3,8 @@ Tables 7–9, import status, and the ground truth."""
 
 from __future__ import annotations
 
+import functools
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -25,6 +27,7 @@ from .network import (
 from .params import Planted, Scale, Truth
 from .survey import domestic_sourcing, productivity_paths, sector_offshoring, sector_x
 
+ORACLE_KEYS = ("oracle_eq16", "oracle_eq15", "oracle_indegree_tail")  # truth.counts entries of the oracle fits
 MAX_REPORTED = 24  # each firm reports its top 24 suppliers and top 24 customers (section 2)
 
 
@@ -43,6 +46,15 @@ class World:
     links10: pd.DataFrame
     buyer_panel: pd.DataFrame  # BSJBSA manufacturing buyers: status, D, shock
     survey_draws: dict = field(default_factory=dict)  # per buyer_panel row: productivity, Dom, Offshore
+    pending_oracles: Future | None = None  # the oracle fits, when build_world ran them in the background
+
+    def oracle_counts(self) -> dict:
+        """The oracle entries of ``truth.counts`` (``ORACLE_KEYS``), waiting for fits still running in the
+        background (their errors are raised here)."""
+        if self.pending_oracles is not None:
+            self.truth.counts.update(self.pending_oracles.result())
+            self.pending_oracles = None
+        return {k: self.truth.counts[k] for k in ORACLE_KEYS}
 
 
 def _io_cum(io: pd.DataFrame, ind_codes: np.ndarray) -> np.ndarray:
@@ -156,7 +168,11 @@ def _calibrated_degrees(n: int, total: int, p: Planted, cap: int, rng) -> np.nda
     return fm.pareto_floor(n, p.indegree_alpha, hi, cap, rng, u)
 
 
-def build_world(scale: Scale, seed: int, planted: Planted | None = None, progress=None) -> World:
+def build_world(scale: Scale, seed: int, planted: Planted | None = None, progress=None,
+                background: Executor | None = None) -> World:
+    """The synthetic world of ``scale`` for ``seed``. With ``background``, the oracle regressions (no
+    random draws) are submitted to it and the world is returned before they finish: ``World.oracle_counts``
+    waits for them."""
     p = planted or Planted()
     if p.start_pi_shock is None:
         p = replace(p, start_pi_shock=scale.start_pi_shock)
@@ -224,18 +240,21 @@ def build_world(scale: Scale, seed: int, planted: Planted | None = None, progres
     links10, full10, drops = _network_2010(f, links05, shadows, pool[["seller", "buyer"]], D,
                                            gravity(f.alive10.to_numpy()), scale, p, rng, rauch)
     truth.counts.update(_truth_counts(f, links05, links10, panel, drops))
-    step("oracle regressions")
-    truth.counts["oracle_eq16"] = _oracle(f, links05, links10, panel, p)
-    pc = np.concatenate([_pair_keys(l, len(f))[l.parent_child.to_numpy()] for l in (links05, links10)])
-    truth.counts["oracle_eq15"] = {str(y): _eq15_oracle(f, ch, panel, full, pc, jsic if y == 2005 else None)
-                                   for y, full in ((2005, full05), (2010, full10))}
-    truth.counts["oracle_indegree_tail"] = _tail_oracle(links05)
+    fits = functools.partial(_oracles, f, ch, jsic, panel, links05, links10, full05, full10, p)
+    pending = None
+    if background is None:
+        step("oracle regressions")
+        truth.counts.update(fits())
+    else:  # placeholders keep the keys' order in truth.json; World.oracle_counts fills them in
+        step("oracle regressions (in the background)")
+        truth.counts.update(dict.fromkeys(ORACLE_KEYS))
+        pending = background.submit(fits)
     truth.industries = {"n_jsic4": int(len(jsic)), "n_mfg_jsic4": int((jsic.manufacturing == 1).sum()),
                         "n_mfg_jsic3": int(jsic.loc[jsic.manufacturing == 1, "jsic3"].nunique()),
                         "theta_prime": ch.set_index("jsic3").theta_prime.round(6).to_dict(),
                         "theta_firm": ch.set_index("jsic3").theta_firm.round(6).to_dict(),
                         "decay": dict(zip(ind_codes, np.round(decay, 6), strict=True))}
-    return World(scale, p, truth, jsic, ch, io, exports, wes, f, links05, links10, panel, draws)
+    return World(scale, p, truth, jsic, ch, io, exports, wes, f, links05, links10, panel, draws, pending)
 
 
 def _prefecture_distances(mdist: np.ndarray, muni_pref: np.ndarray, firms: np.ndarray, kappa: float) -> np.ndarray:
@@ -428,6 +447,17 @@ def _new_buyers_and_reports(f, cont, adds, gw10: GravityWorld, scale: Scale, p: 
             (links10.kind == "new_buyer").sum(), 1)
     lost = {kind: int(len(x) - (links10.kind == kind).sum()) for kind, x in (("continuing", cont), ("add", adds))}
     return links10, full, lost
+
+
+def _oracles(f: pd.DataFrame, ch: pd.DataFrame, jsic: pd.DataFrame, panel: pd.DataFrame, links05: pd.DataFrame,
+             links10: pd.DataFrame, full05: pd.DataFrame, full10: pd.DataFrame, p: Planted) -> dict:
+    """Every oracle fit of the truth (``ORACLE_KEYS``); reads its arguments and draws nothing, so it can
+    run in a thread beside the rest of the generator."""
+    pc = np.concatenate([_pair_keys(l, len(f))[l.parent_child.to_numpy()] for l in (links05, links10)])
+    return {"oracle_eq16": _oracle(f, links05, links10, panel, p),
+            "oracle_eq15": {str(y): _eq15_oracle(f, ch, panel, full, pc, jsic if y == 2005 else None)
+                            for y, full in ((2005, full05), (2010, full10))},
+            "oracle_indegree_tail": _tail_oracle(links05)}
 
 
 def _oracle(f, links05, links10, panel, p: Planted) -> dict:

@@ -440,6 +440,7 @@ def write_world(w: World, out: Path, rng) -> dict:
     key.to_parquet(tdir / "bsjbsa_key.parquet", index=False)
     twin_ids = f.tsr_id.to_numpy()[twins]
     pd.DataFrame({"tsr_id": twin_ids}).to_parquet(tdir / "ambiguous_twins.parquet", index=False)
+    truth["counts"].update(w.oracle_counts())
     (out / "truth.json").write_text(json.dumps(truth, indent=1, ensure_ascii=False, default=_json_default))
     return truth
 
