@@ -354,22 +354,38 @@ def _wages(w: World, survey: dict[int, pd.DataFrame], rng) -> tuple[pd.DataFrame
 
 def _write_csv(df: pd.DataFrame, path: Path, encoding: str = "utf-8") -> str:
     """CSV through pyarrow (fast); re-encoded to ``encoding`` when every character fits, else UTF-8."""
-    import io
-
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    buf = io.BytesIO()
-    pacsv.write_csv(pa.Table.from_pandas(df, preserve_index=False), buf)
-    data = buf.getvalue()
-    if encoding != "utf-8":
-        try:
-            data = data.decode("utf-8").encode(encoding)
-        except UnicodeEncodeError:
-            encoding = "utf-8"
-    path.write_bytes(data)
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    if encoding == "utf-8":
+        pacsv.write_csv(table, str(path))
+        return encoding
+    buf = pa.BufferOutputStream()
+    pacsv.write_csv(table, buf)
+    data = buf.getvalue().to_pybytes()
+    del table, buf
+    try:
+        chunks = _transcoded(data, encoding)
+    except UnicodeEncodeError:
+        chunks, encoding = [data], "utf-8"
+    with open(path, "wb") as fh:
+        fh.writelines(chunks)
     return encoding
+
+
+def _transcoded(data: bytes, encoding: str, chunk: int = 1 << 22) -> list[bytes]:
+    """UTF-8 ``data`` in ``encoding`` (a stateless codec), in pieces of about ``chunk`` bytes cut after a
+    line: a codec call holds the GIL, so the generator's other thread runs between the pieces. Raises
+    UnicodeEncodeError when a character does not fit."""
+    out, start = [], 0
+    while start < len(data):
+        end = data.find(b"\n", start + chunk)
+        end = len(data) if end < 0 else end + 1
+        out.append(data[start:end].decode("utf-8").encode(encoding))
+        start = end
+    return out
 
 
 def write_world(w: World, out: Path, rng) -> dict:
