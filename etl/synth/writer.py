@@ -5,7 +5,10 @@ from __future__ import annotations
 import functools
 import json
 import re
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -352,6 +355,38 @@ def _wages(w: World, survey: dict[int, pd.DataFrame], rng) -> tuple[pd.DataFrame
                                                 "noise": dict(zip(mfg3, np.round(noise, 10), strict=True))}
 
 
+class _BackgroundFiles:
+    """Files written by one background thread while the caller goes on building the next table.
+
+    A thread, not a forked process (a fork while a thread of a compiled library holds a lock deadlocks the
+    child): pyarrow's CSV and Parquet writers release the GIL. The frames handed over are not modified
+    afterwards. ``wait`` returns once every file is written and raises the first error of any of them."""
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="synth-writer")
+        self._pending: list[Future] = []
+
+    def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Future:
+        """``fn(*args, **kwargs)`` in the writer thread, after the files submitted before it."""
+        fut = self._pool.submit(fn, *args, **kwargs)
+        self._pending.append(fut)
+        return fut
+
+    def csv(self, df: pd.DataFrame, path: Path, encoding: str = "utf-8") -> Future:
+        """``_write_csv(df, path, encoding)`` in the writer thread; the future gives the encoding used."""
+        return self.submit(_write_csv, df, path, encoding)
+
+    def wait(self) -> None:
+        for fut in self._pending:
+            fut.result()
+
+    def __enter__(self) -> _BackgroundFiles:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=exc[0] is not None)
+
+
 def _write_csv(df: pd.DataFrame, path: Path, encoding: str = "utf-8") -> str:
     """CSV through pyarrow (fast); re-encoded to ``encoding`` when every character fits, else UTF-8."""
     import pyarrow as pa
@@ -389,11 +424,25 @@ def _transcoded(data: bytes, encoding: str, chunk: int = 1 << 22) -> list[bytes]
 
 
 def write_world(w: World, out: Path, rng) -> dict:
-    """Write every contract file and the truth; return the truth dict."""
+    """Write every contract file and the truth; return the truth dict. The files are written in a
+    background thread (``_BackgroundFiles``) while the next table is built; every draw stays on ``rng``
+    in this thread, in the order of a sequential run."""
     out = Path(out)
-    f = w.firms
     truth = {"scale": w.truth.scale, "seed": w.truth.seed, "planted": w.truth.planted,
              "counts": dict(w.truth.counts), "industries": w.truth.industries, "encodings": {}}
+    with _BackgroundFiles() as files:
+        _write_tables(w, out, rng, truth, files)
+        files.wait()
+    truth["encodings"] = {k: v.result() for k, v in truth["encodings"].items()}
+    truth["counts"].update(w.oracle_counts())
+    (out / "truth.json").write_text(json.dumps(truth, indent=1, ensure_ascii=False, default=_json_default))
+    return truth
+
+
+def _write_tables(w: World, out: Path, rng, truth: dict, files: _BackgroundFiles) -> None:
+    """Build and hand over to ``files`` every file of the root but truth.json; fills ``truth`` (its
+    ``encodings`` as futures)."""
+    f = w.firms
     twins = w.buyer_panel.firm.to_numpy()[rng.choice(len(w.buyer_panel), size=max(2, len(w.buyer_panel) // 800),
                                                       replace=False)]
     truth_links = []
@@ -402,6 +451,7 @@ def write_world(w: World, out: Path, rng) -> dict:
     truth["jsic_renumbered"] = {k: v for k, v in old.items() if len(k) == 3}
     for year, links, alive in ((2005, w.links05, f.alive05.to_numpy()), (2010, w.links10, f.alive10.to_numpy())):
         rep, rc, flagged = _reports(w, links, alive, rng)
+        files.csv(rep, out / f"tsr/{year}/linkage.csv")
         comp, cc = _company(w, year, alive, rng)
         twin = comp[comp.tsr_id.isin(f.tsr_id.to_numpy()[twins])].copy()
         twin["tsr_id"] = np.char.zfill(rng.integers(2 * 10**9, 3 * 10**9, len(twin)).astype(str), 10)
@@ -413,36 +463,49 @@ def write_world(w: World, out: Path, rng) -> dict:
         for lvl, n in _expected_levels(twin).items():
             lv[lvl] = lv.get(lvl, 0) + n
         enc = "cp932" if year == 2005 else "utf-8"
-        truth["encodings"][f"tsr/{year}/company.csv"] = _write_csv(comp, out / f"tsr/{year}/company.csv", enc)
-        _write_csv(rep, out / f"tsr/{year}/linkage.csv")
+        truth["encodings"][f"tsr/{year}/company.csv"] = files.csv(comp, out / f"tsr/{year}/company.csv", enc)
         truth["counts"][f"reports_{year}"] = rc
         truth["counts"][f"company_{year}"] = cc
         truth_links.append(pd.DataFrame({"seller_id": f.tsr_id.array.take(links.seller.to_numpy()), "buyer_id":
                                          f.tsr_id.array.take(links.buyer.to_numpy()), "year": year,
                                          "parent_child": flagged}))
+    tdir = out / "truth"
+    tdir.mkdir(parents=True, exist_ok=True)
+    files.submit(_write_parquet, truth_links, tdir / "links.parquet")
     survey, key, bt, sectors = _bsjbsa(w, rng)
     for y, df in survey.items():
         coded = df.assign(jsic3=to_old(df.jsic3, old)) if y in OLD_REVISION_YEARS else df
-        truth["encodings"][f"bsjbsa/{y}.csv"] = _write_csv(coded, out / f"bsjbsa/{y}.csv", "cp932")
-        _write_csv(sectors[y], out / f"bsjbsa/imports_by_sector/{y}.csv")
+        truth["encodings"][f"bsjbsa/{y}.csv"] = files.csv(coded, out / f"bsjbsa/{y}.csv", "cp932")
+        files.csv(sectors[y], out / f"bsjbsa/imports_by_sector/{y}.csv")
     if old:
-        _write_csv(concordance_rows(old, w.jsic, rng_c), out / "industry/jsic_concordance.csv")
+        files.csv(concordance_rows(old, w.jsic, rng_c), out / "industry/jsic_concordance.csv")
     truth["counts"]["bsjbsa"] = bt | {"ambiguous_twins": int(len(twins))}
     wages, wt = _wages(w, survey, rng)
     truth["counts"]["wages"] = wt
-    _write_csv(wages, out / "industry/wages.csv")
-    _write_csv(w.jsic.drop(columns="firm_weight").assign(
+    files.csv(wages, out / "industry/wages.csv")
+    files.csv(w.jsic.drop(columns="firm_weight").assign(
         sector12=w.jsic.sector12.astype("Int64")), out / "industry/jsic.csv")
-    _write_csv(w.characteristics[["jsic3", "rho", "theta_cp", "air_share", "rauch"]].round(6),
-               out / "industry/characteristics.csv")
-    _write_csv(w.exports, out / "industry/world_exports.csv")
-    _write_csv(municipality_changes(), out / "geo/municipality_changes.csv")
+    files.csv(w.characteristics[["jsic3", "rho", "theta_cp", "air_share", "rauch"]].round(6),
+              out / "industry/characteristics.csv")
+    files.csv(w.exports, out / "industry/world_exports.csv")
+    files.csv(municipality_changes(), out / "geo/municipality_changes.csv")
     truth["wes"] = w.wes.round(8).to_dict()
-    tdir = out / "truth"
-    tdir.mkdir(exist_ok=True)
-    pd.concat(truth_links, ignore_index=True).to_parquet(tdir / "links.parquet", index=False)
+    files.submit(_firms_truth(w).to_parquet, tdir / "firms.parquet", index=False)
+    files.submit(key.to_parquet, tdir / "bsjbsa_key.parquet", index=False)
+    twin_ids = f.tsr_id.to_numpy()[twins]
+    files.submit(pd.DataFrame({"tsr_id": twin_ids}).to_parquet, tdir / "ambiguous_twins.parquet", index=False)
+
+
+def _write_parquet(frames: list[pd.DataFrame], path: Path) -> None:
+    """The frames, concatenated, as one Parquet file."""
+    pd.concat(frames, ignore_index=True).to_parquet(path, index=False)
+
+
+def _firms_truth(w: World) -> pd.DataFrame:
+    """truth/firms.parquet: each firm's location, industry, u and employees, with the survey panel's
+    D, import status, shock and the calibration columns."""
     bp = w.buyer_panel
-    firms_t = f[["tsr_id", "lat", "lon", "pref_code", "muni_code", "jsic4", "u", "employees"]].copy()
+    firms_t = w.firms[["tsr_id", "lat", "lon", "pref_code", "muni_code", "jsic4", "u", "employees"]].copy()
     firms_t["D"] = 0.0
     firms_t.loc[bp.firm.to_numpy(), "D"] = bp.D.to_numpy()
     firms_t["status"] = ""
@@ -452,13 +515,7 @@ def write_world(w: World, out: Path, rng) -> dict:
     for c in ("imp05", "start_s_std", "start_rest"):  # import starting at another π, for calibration
         firms_t[c] = np.nan
         firms_t.loc[bp.firm.to_numpy(), c] = bp[c].to_numpy(float)
-    firms_t.to_parquet(tdir / "firms.parquet", index=False)
-    key.to_parquet(tdir / "bsjbsa_key.parquet", index=False)
-    twin_ids = f.tsr_id.to_numpy()[twins]
-    pd.DataFrame({"tsr_id": twin_ids}).to_parquet(tdir / "ambiguous_twins.parquet", index=False)
-    truth["counts"].update(w.oracle_counts())
-    (out / "truth.json").write_text(json.dumps(truth, indent=1, ensure_ascii=False, default=_json_default))
-    return truth
+    return firms_t
 
 
 def _json_default(o):
