@@ -160,10 +160,11 @@ def _visible_and_trim(links: pd.DataFrame, target: int, rng, trimmable: str | No
 def _calibrated_degrees(n: int, total: int, p: Planted, cap: int, rng) -> np.ndarray:
     """In-degrees with the planted Pareto tail whose sum is ``total`` (x_m found by bisection)."""
     u = rng.random(n)
+    tail = u ** (-1.0 / p.indegree_alpha)  # pareto_floor's U^(−1/α), the same at every x_m
     lo, hi = 0.3, 20.0
     for _ in range(60):
         mid = (lo + hi) / 2
-        s = fm.pareto_floor(n, p.indegree_alpha, mid, cap, rng, u).sum()
+        s = np.minimum(np.floor(mid * tail), cap).sum()  # pareto_floor(..., mid, ...).sum(), exact in float64
         lo, hi = (mid, hi) if s < total else (lo, mid)
     return fm.pareto_floor(n, p.indegree_alpha, hi, cap, rng, u)
 
