@@ -4,6 +4,7 @@ Tables 7–9, import status, and the ground truth."""
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field, replace
 
@@ -43,7 +44,7 @@ class World:
     wes: pd.Series
     firms: pd.DataFrame
     links05: pd.DataFrame  # seller, buyer (firm indices), parent_child, rank_b, rank_s
-    links10: pd.DataFrame
+    links10: pd.DataFrame | None  # None in the world as of 2005 (build_stages)
     buyer_panel: pd.DataFrame  # BSJBSA manufacturing buyers: status, D, shock
     survey_draws: dict = field(default_factory=dict)  # per buyer_panel row: productivity, Dom, Offshore
     pending_oracles: Future | None = None  # the oracle fits, when build_world ran them in the background
@@ -174,6 +175,16 @@ def build_world(scale: Scale, seed: int, planted: Planted | None = None, progres
     """The synthetic world of ``scale`` for ``seed``. With ``background``, the oracle regressions (no
     random draws) are submitted to it and the world is returned before they finish: ``World.oracle_counts``
     waits for them."""
+    stages = build_stages(scale, seed, planted, progress, background)
+    next(stages)  # the world as of 2005
+    return next(stages)
+
+
+def build_stages(scale: Scale, seed: int, planted: Planted | None = None, progress=None,
+                 background: Executor | None = None) -> Iterator[World]:
+    """``build_world`` in two stages: yields the world as of 2005 (firms, the 2005 network, the survey
+    panel; ``links10`` None), then builds the 2010 network and yields the same world, complete. Nothing
+    of the first stage changes in the second, so the first can be read by another thread meanwhile."""
     p = planted or Planted()
     if p.start_pi_shock is None:
         p = replace(p, start_pi_shock=scale.start_pi_shock)
@@ -236,6 +247,9 @@ def build_world(scale: Scale, seed: int, planted: Planted | None = None, progres
     D = np.zeros(n_total)
     D[panel.firm.to_numpy()] = panel.D.to_numpy()
 
+    world = World(scale, p, truth, jsic, ch, io, exports, wes, f, links05, None, panel, draws)
+    yield world
+
     step("network 2010")
     rauch = ch.set_index("jsic3").rauch.reindex(ind_codes).to_numpy()
     links10, full10, drops = _network_2010(f, links05, shadows, pool[["seller", "buyer"]], D,
@@ -255,7 +269,8 @@ def build_world(scale: Scale, seed: int, planted: Planted | None = None, progres
                         "theta_prime": ch.set_index("jsic3").theta_prime.round(6).to_dict(),
                         "theta_firm": ch.set_index("jsic3").theta_firm.round(6).to_dict(),
                         "decay": dict(zip(ind_codes, np.round(decay, 6), strict=True))}
-    return World(scale, p, truth, jsic, ch, io, exports, wes, f, links05, links10, panel, draws, pending)
+    world.links10, world.pending_oracles = links10, pending
+    yield world
 
 
 def _prefecture_distances(mdist: np.ndarray, muni_pref: np.ndarray, firms: np.ndarray, kappa: float) -> np.ndarray:

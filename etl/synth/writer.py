@@ -7,6 +7,7 @@ import json
 import re
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -424,76 +425,122 @@ def _transcoded(data: bytes, encoding: str, chunk: int = 1 << 22) -> list[bytes]
 
 
 def write_world(w: World, out: Path, rng) -> dict:
-    """Write every contract file and the truth; return the truth dict. The files are written in a
-    background thread (``_BackgroundFiles``) while the next table is built; every draw stays on ``rng``
-    in this thread, in the order of a sequential run."""
-    out = Path(out)
-    truth = {"scale": w.truth.scale, "seed": w.truth.seed, "planted": w.truth.planted,
-             "counts": dict(w.truth.counts), "industries": w.truth.industries, "encodings": {}}
-    with _BackgroundFiles() as files:
-        _write_tables(w, out, rng, truth, files)
+    """Write every contract file and the truth; return the truth dict."""
+    with WorldWriter(out, rng) as writer:
+        writer.start(w)
+        return writer.finish(w)
+
+
+class WorldWriter:
+    """Writes a world's files in two parts: ``start`` (the 2005 vintage, which needs only the world as of
+    2005, so that it can run in a thread while the 2010 network is built) and ``finish`` (the rest and
+    truth.json). Every draw is on ``rng``, in the same order, one part after the other. The files
+    themselves are written by a background thread (``_BackgroundFiles``) while the next table is built."""
+
+    def __init__(self, out: Path, rng) -> None:
+        self.out, self.rng = Path(out), rng
+        self.files = _BackgroundFiles()
+        self._first: dict | None = None
+
+    def __enter__(self) -> WorldWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.files.__exit__(*exc)
+
+    def start(self, w: World) -> None:
+        """The 2005 files (``w`` as of 2005 is enough)."""
+        twins = w.buyer_panel.firm.to_numpy()[self.rng.choice(len(w.buyer_panel), replace=False,
+                                                               size=max(2, len(w.buyer_panel) // 800))]
+        rng_c = np.random.default_rng([w.truth.seed, 4])
+        old = renumbering(w.jsic, w.planted.jsic_renumber_share, rng_c)
+        self._first = {"twins": twins, "rng_c": rng_c, "old": old,
+                       2005: _write_vintage(w, 2005, w.links05, twins, old, self.out, self.rng, self.files)}
+
+    def finish(self, w: World) -> dict:
+        """The 2010 files, the survey's, the industry tables, the truth files; returns the truth."""
+        if self._first is None:
+            raise RuntimeError("WorldWriter.finish before start")
+        twins, rng_c, old, v05 = (self._first[k] for k in ("twins", "rng_c", "old", 2005))
+        rng, out, files = self.rng, self.out, self.files
+        v10 = _write_vintage(w, 2010, w.links10, twins, old, out, rng, files)
+        truth = {"scale": w.truth.scale, "seed": w.truth.seed, "planted": w.truth.planted,
+                 "counts": dict(w.truth.counts), "industries": w.truth.industries, "encodings": {},
+                 "jsic_renumbered": {k: v for k, v in old.items() if len(k) == 3}}
+        for v in (v05, v10):
+            truth["encodings"][f"tsr/{v.year}/company.csv"] = v.encoding
+            truth["counts"][f"reports_{v.year}"] = v.reports
+            truth["counts"][f"company_{v.year}"] = v.company
+        tdir = out / "truth"
+        tdir.mkdir(parents=True, exist_ok=True)
+        files.submit(_write_parquet, [v05.links, v10.links], tdir / "links.parquet")
+        survey, key, bt, sectors = _bsjbsa(w, rng)
+        for y, df in survey.items():
+            coded = df.assign(jsic3=to_old(df.jsic3, old)) if y in OLD_REVISION_YEARS else df
+            truth["encodings"][f"bsjbsa/{y}.csv"] = files.csv(coded, out / f"bsjbsa/{y}.csv", "cp932")
+            files.csv(sectors[y], out / f"bsjbsa/imports_by_sector/{y}.csv")
+        if old:
+            files.csv(concordance_rows(old, w.jsic, rng_c), out / "industry/jsic_concordance.csv")
+        truth["counts"]["bsjbsa"] = bt | {"ambiguous_twins": int(len(twins))}
+        wages, wt = _wages(w, survey, rng)
+        truth["counts"]["wages"] = wt
+        files.csv(wages, out / "industry/wages.csv")
+        _write_industry(w, out, files)
+        truth["wes"] = w.wes.round(8).to_dict()
+        files.submit(_firms_truth(w).to_parquet, tdir / "firms.parquet", index=False)
+        files.submit(key.to_parquet, tdir / "bsjbsa_key.parquet", index=False)
+        twin_ids = w.firms.tsr_id.to_numpy()[twins]
+        files.submit(pd.DataFrame({"tsr_id": twin_ids}).to_parquet, tdir / "ambiguous_twins.parquet", index=False)
         files.wait()
-    truth["encodings"] = {k: v.result() for k, v in truth["encodings"].items()}
-    truth["counts"].update(w.oracle_counts())
-    (out / "truth.json").write_text(json.dumps(truth, indent=1, ensure_ascii=False, default=_json_default))
-    return truth
+        truth["encodings"] = {k: v.result() for k, v in truth["encodings"].items()}
+        truth["counts"].update(w.oracle_counts())
+        (out / "truth.json").write_text(json.dumps(truth, indent=1, ensure_ascii=False, default=_json_default))
+        return truth
 
 
-def _write_tables(w: World, out: Path, rng, truth: dict, files: _BackgroundFiles) -> None:
-    """Build and hand over to ``files`` every file of the root but truth.json; fills ``truth`` (its
-    ``encodings`` as futures)."""
+@dataclass
+class _Vintage:
+    """What one vintage's TSR files add to the truth."""
+
+    year: int
+    reports: dict  # counts of linkage.csv
+    company: dict  # counts of company.csv
+    encoding: Future  # company.csv's encoding, once written
+    links: pd.DataFrame  # its rows of truth/links.parquet
+
+
+def _write_vintage(w: World, year: int, links: pd.DataFrame, twins: np.ndarray, old: dict[str, str], out: Path,
+                   rng, files: _BackgroundFiles) -> _Vintage:
+    """tsr/{year}/linkage.csv and company.csv (with the ambiguous twins' copies)."""
     f = w.firms
-    twins = w.buyer_panel.firm.to_numpy()[rng.choice(len(w.buyer_panel), size=max(2, len(w.buyer_panel) // 800),
-                                                      replace=False)]
-    truth_links = []
-    rng_c = np.random.default_rng([w.truth.seed, 4])
-    old = renumbering(w.jsic, w.planted.jsic_renumber_share, rng_c)
-    truth["jsic_renumbered"] = {k: v for k, v in old.items() if len(k) == 3}
-    for year, links, alive in ((2005, w.links05, f.alive05.to_numpy()), (2010, w.links10, f.alive10.to_numpy())):
-        rep, rc, flagged = _reports(w, links, alive, rng)
-        files.csv(rep, out / f"tsr/{year}/linkage.csv")
-        comp, cc = _company(w, year, alive, rng)
-        twin = comp[comp.tsr_id.isin(f.tsr_id.to_numpy()[twins])].copy()
-        twin["tsr_id"] = np.char.zfill(rng.integers(2 * 10**9, 3 * 10**9, len(twin)).astype(str), 10)
-        comp = pd.concat([comp, twin], ignore_index=True)
-        if year in OLD_REVISION_YEARS:
-            comp["jsic_main"], comp["jsic_sub1"] = to_old(comp.jsic_main, old), to_old(comp.jsic_sub1, old)
-        cc["company_rows"] = int(len(comp))
-        lv = cc["expected_geocode_levels"]
-        for lvl, n in _expected_levels(twin).items():
-            lv[lvl] = lv.get(lvl, 0) + n
-        enc = "cp932" if year == 2005 else "utf-8"
-        truth["encodings"][f"tsr/{year}/company.csv"] = files.csv(comp, out / f"tsr/{year}/company.csv", enc)
-        truth["counts"][f"reports_{year}"] = rc
-        truth["counts"][f"company_{year}"] = cc
-        truth_links.append(pd.DataFrame({"seller_id": f.tsr_id.array.take(links.seller.to_numpy()), "buyer_id":
-                                         f.tsr_id.array.take(links.buyer.to_numpy()), "year": year,
-                                         "parent_child": flagged}))
-    tdir = out / "truth"
-    tdir.mkdir(parents=True, exist_ok=True)
-    files.submit(_write_parquet, truth_links, tdir / "links.parquet")
-    survey, key, bt, sectors = _bsjbsa(w, rng)
-    for y, df in survey.items():
-        coded = df.assign(jsic3=to_old(df.jsic3, old)) if y in OLD_REVISION_YEARS else df
-        truth["encodings"][f"bsjbsa/{y}.csv"] = files.csv(coded, out / f"bsjbsa/{y}.csv", "cp932")
-        files.csv(sectors[y], out / f"bsjbsa/imports_by_sector/{y}.csv")
-    if old:
-        files.csv(concordance_rows(old, w.jsic, rng_c), out / "industry/jsic_concordance.csv")
-    truth["counts"]["bsjbsa"] = bt | {"ambiguous_twins": int(len(twins))}
-    wages, wt = _wages(w, survey, rng)
-    truth["counts"]["wages"] = wt
-    files.csv(wages, out / "industry/wages.csv")
+    alive = (f.alive05 if year == 2005 else f.alive10).to_numpy()
+    rep, rc, flagged = _reports(w, links, alive, rng)
+    files.csv(rep, out / f"tsr/{year}/linkage.csv")
+    comp, cc = _company(w, year, alive, rng)
+    twin = comp[comp.tsr_id.isin(f.tsr_id.to_numpy()[twins])].copy()
+    twin["tsr_id"] = np.char.zfill(rng.integers(2 * 10**9, 3 * 10**9, len(twin)).astype(str), 10)
+    comp = pd.concat([comp, twin], ignore_index=True)
+    if year in OLD_REVISION_YEARS:
+        comp["jsic_main"], comp["jsic_sub1"] = to_old(comp.jsic_main, old), to_old(comp.jsic_sub1, old)
+    cc["company_rows"] = int(len(comp))
+    lv = cc["expected_geocode_levels"]
+    for lvl, n in _expected_levels(twin).items():
+        lv[lvl] = lv.get(lvl, 0) + n
+    enc = files.csv(comp, out / f"tsr/{year}/company.csv", "cp932" if year == 2005 else "utf-8")
+    ids = f.tsr_id.array.take
+    links_t = pd.DataFrame({"seller_id": ids(links.seller.to_numpy()), "buyer_id": ids(links.buyer.to_numpy()),
+                            "year": year, "parent_child": flagged})
+    return _Vintage(year, rc, cc, enc, links_t)
+
+
+def _write_industry(w: World, out: Path, files: _BackgroundFiles) -> None:
+    """The industry tables (no draws) and geo/municipality_changes.csv."""
     files.csv(w.jsic.drop(columns="firm_weight").assign(
         sector12=w.jsic.sector12.astype("Int64")), out / "industry/jsic.csv")
     files.csv(w.characteristics[["jsic3", "rho", "theta_cp", "air_share", "rauch"]].round(6),
               out / "industry/characteristics.csv")
     files.csv(w.exports, out / "industry/world_exports.csv")
     files.csv(municipality_changes(), out / "geo/municipality_changes.csv")
-    truth["wes"] = w.wes.round(8).to_dict()
-    files.submit(_firms_truth(w).to_parquet, tdir / "firms.parquet", index=False)
-    files.submit(key.to_parquet, tdir / "bsjbsa_key.parquet", index=False)
-    twin_ids = f.tsr_id.to_numpy()[twins]
-    files.submit(pd.DataFrame({"tsr_id": twin_ids}).to_parquet, tdir / "ambiguous_twins.parquet", index=False)
 
 
 def _write_parquet(frames: list[pd.DataFrame], path: Path) -> None:
