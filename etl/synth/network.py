@@ -13,15 +13,18 @@ step is a searchsorted on cumulative weights, so millions of links take seconds.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
 
 from etl.geo import haversine_km
 
-PARALLEL_DRAWS = 200_000  # calls with fewer draws sample their industries on the calling thread
+PARALLEL_DRAWS = 200_000  # calls with fewer draws (or links) work on the calling thread alone
+T, U = TypeVar("T"), TypeVar("U")
 
 
 def categorical_rows(cum_rows: np.ndarray, row_of: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -310,12 +313,25 @@ def assign_reports(buyer: np.ndarray, seller: np.ndarray, score_b: np.ndarray, s
             break
         take = unc[group_rank(group[unc], pr[unc] + score[unc]) <= cap]
         (by_b if side == "b" else by_s)[take] = True
-    for mask, group, score in ((by_b, buyer, score_b), (by_s, seller, score_s)):
+
+    def fill(mask: np.ndarray, group: np.ndarray, score: np.ndarray) -> None:
         used = np.bincount(group[mask], minlength=n)
         rest = np.flatnonzero(~mask)
         r = group_rank(group[rest], score[rest])
         mask[rest[r <= cap - used[group[rest]]]] = True
+
+    both_sides(len(buyer), lambda: fill(by_b, buyer, score_b), lambda: fill(by_s, seller, score_s))
     return by_b, by_s
+
+
+def both_sides(n: int, first: Callable[[], T], second: Callable[[], U]) -> tuple[T, U]:
+    """``(first(), second())``, on two threads when ``n`` (the rows they work on) is large: the two sides
+    of a network are independent, and their sorts release the GIL."""
+    if n < PARALLEL_DRAWS:
+        return first(), second()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="synth-side") as pool:
+        other = pool.submit(second)
+        return first(), other.result()
 
 
 def report_ranks(group: np.ndarray, score: np.ndarray, mask: np.ndarray) -> np.ndarray:

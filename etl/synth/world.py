@@ -18,6 +18,7 @@ from .industries import build_characteristics, build_io_weights, build_jsic, bui
 from .network import (
     GravityWorld,
     assign_reports,
+    both_sides,
     group_cumcount,
     member,
     municipality_distances,
@@ -140,8 +141,9 @@ def _observable(links: pd.DataFrame, with_ranks: bool = True) -> pd.DataFrame:
     vis = by_b | by_s
     links = links[vis].reset_index(drop=True)
     if with_ranks:
-        links["rank_b"] = report_ranks(links.buyer.to_numpy(), links.sb.to_numpy(), by_b[vis])
-        links["rank_s"] = report_ranks(links.seller.to_numpy(), links.ss.to_numpy(), by_s[vis])
+        links["rank_b"], links["rank_s"] = both_sides(
+            len(links), lambda: report_ranks(links.buyer.to_numpy(), links.sb.to_numpy(), by_b[vis]),
+            lambda: report_ranks(links.seller.to_numpy(), links.ss.to_numpy(), by_s[vis]))
     return links
 
 
