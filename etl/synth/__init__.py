@@ -48,6 +48,7 @@ def generate(out: str | Path, scale: str = "small", seed: int = 0, progress=None
         stages = build_stages(SCALES[scale], seed, planted, progress=progress, background=background)
         first = background.submit(writer.start, next(stages))
         world = next(stages)
+        stages.close()  # frees the generator's intermediate tables (the candidate pool, ...)
         if progress:
             progress("writing files")
         first.result()

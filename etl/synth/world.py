@@ -179,14 +179,17 @@ def build_world(scale: Scale, seed: int, planted: Planted | None = None, progres
     waits for them."""
     stages = build_stages(scale, seed, planted, progress, background)
     next(stages)  # the world as of 2005
-    return next(stages)
+    world = next(stages)
+    stages.close()  # frees the generator's intermediate tables (the candidate pool, ...)
+    return world
 
 
 def build_stages(scale: Scale, seed: int, planted: Planted | None = None, progress=None,
                  background: Executor | None = None) -> Iterator[World]:
     """``build_world`` in two stages: yields the world as of 2005 (firms, the 2005 network, the survey
     panel; ``links10`` None), then builds the 2010 network and yields the same world, complete. Nothing
-    of the first stage changes in the second, so the first can be read by another thread meanwhile."""
+    of the first stage changes in the second, so the first can be read by another thread meanwhile.
+    Close the generator after the second stage: its frame holds the intermediate tables."""
     p = planted or Planted()
     if p.start_pi_shock is None:
         p = replace(p, start_pi_shock=scale.start_pi_shock)
