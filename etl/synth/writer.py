@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from etl.synth.network import member
 from etl.synth.survey import (
@@ -39,17 +40,17 @@ _BLOCK = r"(?:([一二三四五六七八九十]+)丁目)?(\d+)番(\d+)号$"
 _BLOCK_RE = re.compile(_BLOCK)
 
 
-def _reports(w: World, links: pd.DataFrame, alive: np.ndarray, rng) -> tuple[pd.DataFrame, dict]:
+def _reports(w: World, links: pd.DataFrame, alive: np.ndarray, rng) -> tuple[pa.Table, dict, np.ndarray]:
     """linkage.csv rows for one vintage: top-24 supplier and customer reports, shareholder reports of
-    parent–child pairs and holding companies, and counted noise (duplicates, dangling, self)."""
+    parent–child pairs and holding companies, and counted noise (duplicates, dangling, self).
+
+    The rows are built and shuffled as integer codes (reporter and partner: firm indices, and past them
+    the fresh dangling ids; relation: an index into ``RELATIONS``) and written as dictionary columns:
+    the CSV is the one of the strings, without taking millions of strings in Python's thread."""
     f, p = w.firms, w.planted
-    ids = f.tsr_id.array.take  # ids of firm indices, kept in Arrow (no Python strings)
+    n_f = len(f)
     s, b = links.seller.to_numpy(), links.buyer.to_numpy()
     by_b, by_s = links.rank_b.to_numpy() > 0, links.rank_s.to_numpy() > 0  # rank 0: not reported
-    rows = [pd.DataFrame({"tsr_id": ids(b[by_b]), "partner_id": ids(s[by_b]), "relation": "supplier",
-                          "rank": links.rank_b.to_numpy()[by_b]}),
-            pd.DataFrame({"tsr_id": ids(s[by_s]), "partner_id": ids(b[by_s]), "relation": "customer",
-                          "rank": links.rank_s.to_numpy()[by_s]})]
     # shareholders: the child reports the parent; the seller is the parent half of the time
     pc = links[links.parent_child]
     seller_parent = rng.random(len(pc)) < 0.5
@@ -62,35 +63,74 @@ def _reports(w: World, links: pd.DataFrame, alive: np.ndarray, rng) -> tuple[pd.
     sh = sh[sh.child != sh.parent].drop_duplicates()
     sh["rank"] = sh.groupby("child").cumcount() + 1
     sh = sh[sh["rank"] <= 3]
-    rows.append(pd.DataFrame({"tsr_id": ids(sh.child.to_numpy()), "partner_id": ids(sh.parent.to_numpy()),
-                              "relation": "shareholder", "rank": sh["rank"].to_numpy()}))
-    valid = pd.concat(rows, ignore_index=True)
-    n = len(valid)
-    dup = valid.iloc[rng.choice(n, size=int(p.dup_report_rate * n), replace=False)]
-    id_strings = f.tsr_id.to_numpy()
-    outside = id_strings[~alive]
+    valid = _Rows(np.r_[b[by_b], s[by_s], sh.child.to_numpy()], np.r_[s[by_b], b[by_s], sh.parent.to_numpy()],
+                  np.repeat(np.arange(3, dtype=np.int8), [by_b.sum(), by_s.sum(), len(sh)]),
+                  np.r_[links.rank_b.to_numpy()[by_b], links.rank_s.to_numpy()[by_s], sh["rank"].to_numpy()])
+    n = len(valid.reporter)
+    dup = valid.take(rng.choice(n, size=int(p.dup_report_rate * n), replace=False))
     n_dangle = int(p.dangling_report_rate * n)
     fresh = np.char.zfill(rng.integers(10**9, 2 * 10**9, n_dangle).astype(str), 10)
-    dangling_partner = np.where(rng.random(n_dangle) < 0.5, rng.choice(outside, n_dangle), fresh)
+    dangling_partner = np.where(rng.random(n_dangle) < 0.5, rng.choice(np.flatnonzero(~alive), n_dangle),
+                                n_f + np.arange(n_dangle))
     # reporters drawn without replacement so that no noise row repeats another (counted apart from duplicates)
-    dangle = pd.DataFrame({"tsr_id": rng.choice(id_strings[alive], n_dangle, replace=False), "partner_id": dangling_partner,
-                           "relation": rng.choice(["supplier", "customer"], n_dangle),
-                           "rank": rng.integers(1, 25, n_dangle)})
+    dangle = _Rows(rng.choice(alive_idx, n_dangle, replace=False), dangling_partner,
+                   rng.choice(2, n_dangle).astype(np.int8), rng.integers(1, 25, n_dangle))
     n_self = max(1, int(p.self_report_rate * n))
-    me = rng.choice(id_strings[alive], n_self, replace=False)
-    selfr = pd.DataFrame({"tsr_id": me, "partner_id": me, "relation": rng.choice(["supplier", "customer"], n_self),
-                          "rank": rng.integers(1, 25, n_self)})
-    out = pd.concat([valid, dup, dangle, selfr], ignore_index=True).sample(frac=1.0, random_state=rng)
+    me = rng.choice(alive_idx, n_self, replace=False)
+    selfr = _Rows(me, me, rng.choice(2, n_self).astype(np.int8), rng.integers(1, 25, n_self))
+    rows = _Rows.concat([valid, dup, dangle, selfr])
+    # DataFrame.sample(frac=1.0)'s draws, on positions
+    rows = rows.take(pd.Series(np.arange(len(rows.reporter))).sample(frac=1.0, random_state=rng).to_numpy())
+    ids = _arrow(f.tsr_id)
+    out = rows.table(pa.concat_arrays([ids, pa.array(fresh, ids.type)]))
     # parent-child flag as the data will show it: a shareholder report between the pair, either way
-    n_f = len(f)
     shk = np.sort(sh.child.to_numpy().astype(np.int64) * n_f + sh.parent.to_numpy())
     flagged = member(s.astype(np.int64) * n_f + b, shk) | member(b.astype(np.int64) * n_f + s, shk)
-    counts = {"report_rows": int(len(out)), "supplier_rows": int(by_b.sum()), "customer_rows": int(by_s.sum()),
-              "shareholder_rows": int(len(sh)), "duplicate_rows": int(len(dup)), "dangling_rows": int(n_dangle),
+    counts = {"report_rows": int(out.num_rows), "supplier_rows": int(by_b.sum()), "customer_rows": int(by_s.sum()),
+              "shareholder_rows": int(len(sh)), "duplicate_rows": int(len(dup.reporter)), "dangling_rows": int(n_dangle),
               "self_rows": int(n_self), "links": int(len(links)),
               "reported_by_buyer_only": int((by_b & ~by_s).sum()), "reported_by_seller_only": int((~by_b & by_s).sum()),
               "reported_by_both": int((by_b & by_s).sum()), "parent_child_links": int(flagged.sum())}
-    return out.reset_index(drop=True), counts, flagged
+    return out, counts, flagged
+
+
+RELATIONS = ("supplier", "customer", "shareholder")  # linkage.csv's relation, by code
+
+
+@dataclass
+class _Rows:
+    """linkage.csv rows as codes: reporter and partner (firm indices, or past them fresh ids), relation
+    (index into ``RELATIONS``), rank."""
+
+    reporter: np.ndarray
+    partner: np.ndarray
+    relation: np.ndarray
+    rank: np.ndarray
+
+    def take(self, idx: np.ndarray) -> _Rows:
+        return _Rows(self.reporter[idx], self.partner[idx], self.relation[idx], self.rank[idx])
+
+    @staticmethod
+    def concat(parts: list[_Rows]) -> _Rows:
+        return _Rows(*(np.concatenate([getattr(r, c) for r in parts]) for c in ("reporter", "partner", "relation",
+                                                                                  "rank")))
+
+    def table(self, ids: pa.Array) -> pa.Table:
+        """The rows with reporter and partner as ``ids`` (by code) and relation as its name, dictionary
+        columns (written as their values)."""
+        def coded(codes: np.ndarray, values: pa.Array) -> pa.DictionaryArray:
+            return pa.DictionaryArray.from_arrays(pa.array(codes, pa.int32()), values)
+
+        return pa.table({"tsr_id": coded(self.reporter, ids), "partner_id": coded(self.partner, ids),
+                         "relation": pa.DictionaryArray.from_arrays(pa.array(self.relation, pa.int8()),
+                                                                    pa.array(RELATIONS, ids.type)),
+                         "rank": pa.array(self.rank, pa.int64())})
+
+
+def _arrow(s: pd.Series) -> pa.Array:
+    """The values of a string column as one Arrow array."""
+    a = pa.array(s)
+    return a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a
 
 
 def _company(w: World, year: int, alive: np.ndarray, rng) -> tuple[pd.DataFrame, dict]:
@@ -373,7 +413,7 @@ class _BackgroundFiles:
         self._pending.append(fut)
         return fut
 
-    def csv(self, df: pd.DataFrame, path: Path, encoding: str = "utf-8") -> Future:
+    def csv(self, df: pd.DataFrame | pa.Table, path: Path, encoding: str = "utf-8") -> Future:
         """``_write_csv(df, path, encoding)`` in the writer thread; the future gives the encoding used."""
         return self.submit(_write_csv, df, path, encoding)
 
@@ -388,13 +428,12 @@ class _BackgroundFiles:
         self._pool.shutdown(wait=True, cancel_futures=exc[0] is not None)
 
 
-def _write_csv(df: pd.DataFrame, path: Path, encoding: str = "utf-8") -> str:
+def _write_csv(df: pd.DataFrame | pa.Table, path: Path, encoding: str = "utf-8") -> str:
     """CSV through pyarrow (fast); re-encoded to ``encoding`` when every character fits, else UTF-8."""
-    import pyarrow as pa
     import pyarrow.csv as pacsv
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    table = pa.Table.from_pandas(df, preserve_index=False)
+    table = df if isinstance(df, pa.Table) else pa.Table.from_pandas(df, preserve_index=False)
     if encoding == "utf-8":
         pacsv.write_csv(table, str(path))
         return encoding
