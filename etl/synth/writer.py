@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from etl.synth.network import member
 from etl.synth.survey import (
@@ -154,13 +155,28 @@ def _company(w: World, year: int, alive: np.ndarray, rng) -> tuple[pd.DataFrame,
         "tsr_id": f.tsr_id, "name": f.name, "address": addr, "postal_code": "",
         "pref_code": np.where(rng.random(n) < 0.03, "", f.pref_code.astype(str)),
         "municipality_code": np.where(level == "district", muni_code, ""),
-        "lat": np.where(provider, f.lat.round(6).astype(str), ""), "lon": np.where(provider, f.lon.round(6).astype(str), ""),
+        "lat": np.where(provider, _float_text(f.lat.round(6)), ""),
+        "lon": np.where(provider, _float_text(f.lon.round(6)), ""),
         "phone": f.phone, "jsic_main": f.jsic4, "jsic_sub1": sub1, "jsic_sub2": "",
         "employees": np.asarray(emp, dtype=np.int64), "sales": np.round(sales.to_numpy(), 0).astype(np.int64),
         "founded": f.founded, "establishments": 1 + rng.poisson(np.asarray(emp) / 60.0),
     })
     expect = pd.Series(np.where(provider, "provider", level)).value_counts().to_dict()
     return df, {"company_rows": n, "expected_geocode_levels": {k: int(v) for k, v in expect.items()}}
+
+
+def _float_text(s: pd.Series) -> np.ndarray:
+    """``s.astype(str)`` of a float column (Python's shortest round-trip ``repr``), by an Arrow cast where
+    the two agree but for Arrow's missing ``.0`` on whole numbers: finite values that both write in fixed
+    notation (0 or |x| ≥ 1e-4, and no exponent in Arrow's text); else by pandas."""
+    x = s.to_numpy(dtype=np.float64)
+    ax = np.abs(x)
+    if np.all(np.isfinite(x) & ((ax >= 1e-4) | (x == 0))):
+        text = pc.cast(pa.array(x), pa.string())
+        if not pc.any(pc.match_substring(text, "e")).as_py():
+            whole = pc.invert(pc.match_substring(text, "."))
+            return pc.if_else(whole, pc.binary_join_element_wise(text, ".0", ""), text).to_numpy(zero_copy_only=False)
+    return s.astype(str).to_numpy()
 
 
 def _mixed_notation(addr: pd.Series, keep_chome: np.ndarray, rng) -> np.ndarray:
