@@ -324,6 +324,17 @@ def assign_reports(buyer: np.ndarray, seller: np.ndarray, score_b: np.ndarray, s
     return by_b, by_s
 
 
+def in_halves(n: int, part: Callable[[slice], np.ndarray]) -> np.ndarray:
+    """``part(slice(0, n))`` of an elementwise computation, as two halves on two threads when ``n`` is
+    large (numpy's ufuncs release the GIL and give each element the same value in any slice)."""
+    if n < PARALLEL_DRAWS:
+        return part(slice(0, n))
+    h = n // 2
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="synth-half") as pool:
+        second = pool.submit(part, slice(h, n))
+        return np.concatenate([part(slice(0, h)), second.result()])
+
+
 def both_sides(n: int, first: Callable[[], T], second: Callable[[], U]) -> tuple[T, U]:
     """``(first(), second())``, on two threads when ``n`` (the rows they work on) is large: the two sides
     of a network are independent, and their sorts release the GIL."""

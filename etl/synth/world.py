@@ -20,6 +20,7 @@ from .network import (
     assign_reports,
     both_sides,
     group_cumcount,
+    in_halves,
     member,
     municipality_distances,
     report_ranks,
@@ -388,7 +389,8 @@ def _network_2010(f, links05, shadows, pool, D, gw10: GravityWorld, scale: Scale
     sp, bp = pool.seller.to_numpy(), pool.buyer.to_numpy()
 
     def log_dist(s, b):
-        return np.log(np.maximum(haversine_km(lat[s], lon[s], lat[b], lon[b]), 0.1))
+        return in_halves(len(s), lambda h: np.log(np.maximum(haversine_km(lat[s[h]], lon[s[h]], lat[b[h]], lon[b[h]]),
+                                                              0.1)))
 
     n = len(f)
     with np.errstate(divide="ignore", invalid="ignore"):  # eq. (16): log of the arithmetic pool mean
