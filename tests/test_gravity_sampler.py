@@ -54,3 +54,22 @@ def test_municipality_inside_prefecture_by_local_gravity():
             w = sup[cols] * gw.muni_dist[gw.firm_muni[buyer], cols] ** (-gw.decay[0])
             obs = np.array([(m == c).sum() for c in cols])
             assert stats.chisquare(obs, w / w.sum() * obs.sum()).pvalue > 1e-4, (buyer, r, obs, w)
+
+
+def test_threaded_sampling_draws_as_the_sequential_one(monkeypatch):
+    """Large calls sample the industries on two threads from uniforms drawn up front: the same sellers
+    and the same generator state after the call as sampling them one by one."""
+    import etl.synth.network as nw
+
+    w, _, _ = _world(np.random.default_rng(5))
+    attract = np.where(w.firm_ind3 == 1, 0.0, w.attract)  # industry 1 without supply
+    gw = GravityWorld(w.firm_ind3, w.firm_muni, attract, w.muni_dist, w.muni_pref, w.pref_dist, w.decay,
+                      np.array([[0.5, 1.0], [0.7, 1.0]]))  # both industries drawn
+    buyers = np.random.default_rng(6).integers(0, 66, 30_000)
+    got = {}
+    for threshold in (0, 10**9):
+        monkeypatch.setattr(nw, "PARALLEL_DRAWS", threshold)
+        rng = np.random.default_rng(7)
+        got[threshold] = gw.sample(buyers, rng), rng.random()
+    assert np.array_equal(got[0][0], got[10**9][0]) and got[0][1] == got[10**9][1]
+    assert (got[0][0] == -1).any() and (got[0][0] >= 0).any()

@@ -39,6 +39,25 @@ def test_deterministic_per_seed(tmp_path, small_root):
     assert (tmp_path / "other/tsr/2005/linkage.csv").read_bytes() != (small_root / "tsr/2005/linkage.csv").read_bytes()
 
 
+def test_overlapped_generation_writes_the_sequential_files(tmp_path, small_root, monkeypatch):
+    """generate() overlaps its stages on threads (and large gravity calls sample on two): every file is
+    byte for byte what build_world then write_world write one step after the other."""
+    from etl.synth import network
+    from etl.synth.world import build_world
+    from etl.synth.writer import write_world
+
+    world = build_world(SCALES["small"], SEED)
+    write_world(world, tmp_path / "sequential", np.random.default_rng([SEED, 1]))
+    monkeypatch.setattr(network, "PARALLEL_DRAWS", 0)  # every gravity call on two threads
+    generate(tmp_path / "threaded", scale="small", seed=SEED)
+    for root in (tmp_path / "threaded", small_root):
+        files = sorted(p.relative_to(root) for p in root.rglob("*") if p.is_file() and ".prodnet" not in p.parts)
+        assert files == sorted(p.relative_to(tmp_path / "sequential") for p in (tmp_path / "sequential").rglob("*")
+                               if p.is_file())
+        for rel in files:
+            assert (root / rel).read_bytes() == (tmp_path / "sequential" / rel).read_bytes(), (root, rel)
+
+
 @pytest.mark.parametrize("year", [2005, 2010])
 def test_link_counts_match_truth(small_root, truth, year):
     pairs, rep = _two_way(small_root, year)

@@ -80,3 +80,21 @@ def test_unique_inverse_member_and_pairs():
     expected = first & ~np.isin(key, forbid) & (seller >= 0) & (seller != buyer)
     assert (unique_pairs(seller, buyer, n, (forbid[:150], forbid[150:])) == expected).all()
     assert (unique_pairs(seller[:0], buyer[:0], n) == np.zeros(0, bool)).all()
+
+
+def test_in_halves_gives_the_elementwise_values_of_one_pass(monkeypatch):
+    """Distances computed in two halves on two threads are those of one pass, bit for bit."""
+    import etl.synth.network as nw
+    from etl.geo import haversine_km
+
+    rng = np.random.default_rng(8)
+    n = 300_001
+    lat, lon = rng.uniform(24, 46, (2, n))
+    lat2, lon2 = rng.uniform(122, 154, (2, n)) - 100
+
+    def part(h):
+        return np.log(np.maximum(haversine_km(lat[h], lon[h], lat2[h], lon2[h]), 0.1))
+
+    monkeypatch.setattr(nw, "PARALLEL_DRAWS", 1000)
+    got = nw.in_halves(n, part)
+    assert got.tobytes() == part(slice(0, n)).tobytes()

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
 from .params import SCALES, Planted
-from .world import build_world
-from .writer import write_world
+from .world import build_stages
+from .writer import WorldWriter
 
 __all__ = ["generate", "planted_from", "SCALES", "Planted"]
 
@@ -37,8 +38,18 @@ def generate(out: str | Path, scale: str = "small", seed: int = 0, progress=None
     Deterministic per (scale, seed, planted parameters)."""
     if scale not in SCALES:
         raise ValueError(f"unknown scale {scale!r}; choose one of {sorted(SCALES)}")
-    world = build_world(SCALES[scale], seed, planted, progress=progress)
-    if progress:
-        progress("writing files")
+    # Threads overlap the stages (not forked processes: a fork while a thread of a compiled library holds
+    # a lock deadlocks the child; the work here is mostly numpy, pyarrow and BLAS, which release the GIL):
+    # the 2005 files are built while the 2010 network is, the oracle fits run while the rest is written.
+    # Each generator is drawn from by one thread at a time, in the order of a sequential run.
     rng = np.random.default_rng([seed, 1])
-    return write_world(world, Path(out), rng)
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="synth") as background, \
+            WorldWriter(Path(out), rng) as writer:
+        stages = build_stages(SCALES[scale], seed, planted, progress=progress, background=background)
+        first = background.submit(writer.start, next(stages))
+        world = next(stages)
+        stages.close()  # frees the generator's intermediate tables (the candidate pool, ...)
+        if progress:
+            progress("writing files")
+        first.result()
+        return writer.finish(world)

@@ -13,19 +13,30 @@ step is a searchsorted on cumulative weights, so millions of links take seconds.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
 
 from etl.geo import haversine_km
 
+PARALLEL_DRAWS = 200_000  # calls with fewer draws (or links) work on the calling thread alone
+T, U = TypeVar("T"), TypeVar("U")
+
 
 def categorical_rows(cum_rows: np.ndarray, row_of: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Sample one column per draw from row-normalised cumulative weights ``cum_rows`` (R×C)."""
+    return categorical_rows_u(cum_rows, row_of, rng.random(len(row_of)))
+
+
+def categorical_rows_u(cum_rows: np.ndarray, row_of: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """``categorical_rows`` with the uniform draws ``u`` (one per draw) given."""
     n_rows, n_cols = cum_rows.shape
     flat = (cum_rows + np.arange(n_rows)[:, None]).ravel()
-    pos = np.searchsorted(flat, row_of + rng.random(len(row_of)) * (1 - 1e-12), side="right")
+    pos = np.searchsorted(flat, row_of + u * (1 - 1e-12), side="right")
     return np.minimum(pos - row_of * n_cols, n_cols - 1)
 
 
@@ -53,67 +64,86 @@ class GravityWorld:
         # distance weights d^(−decay) of a decay shared by several industries (the non-manufacturing value),
         # computed once for all municipality pairs
         values, counts = np.unique(self.decay, return_counts=True)
-        self._shared_decay = set(values[counts > 1].tolist())
-        self._weights: dict[float, np.ndarray] = {}
+        self._weights = {d: self.muni_dist ** (-d) for d in values[counts > 1].tolist()}
         self._supply = np.zeros((n_ind, n_m))
         np.add.at(self._supply, (self.firm_ind3[alive], self.firm_muni[alive]), self.attract[alive])
+        self._has_supply = (self._supply > 0).any(axis=1)
 
     def sample(self, buyers: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """One seller (firm index) per entry of ``buyers``; -1 where no seller could be drawn.
 
         Draws are grouped by input industry so that each industry's municipality weights are built
-        once per call and its firms are searched in their own (cache-sized) block."""
+        once per call and its firms are searched in their own (cache-sized) block. The uniforms of every
+        industry are drawn up front, in the order of a sequential pass (three per draw: prefecture,
+        municipality, firm), so that large calls sample the industries on two threads with the same
+        result: the work is numpy on large arrays, which releases the GIL (threads, not forked
+        processes: a fork while a thread of a compiled library holds a lock deadlocks the child)."""
         n_ind = self.io_cum.shape[1]
         ind = categorical_rows(self.io_cum, self.firm_ind3[buyers], rng)
         bmuni = _small_int(self.firm_muni[buyers])
         # by industry, then buyer municipality (stable): local binary searches
         order = np.argsort(_small_int(ind), kind="stable")
         bounds = np.r_[0, np.cumsum(np.bincount(ind, minlength=n_ind))]
+        inds = np.flatnonzero(np.diff(bounds))
+        n_u = np.r_[0, np.cumsum(3 * np.diff(bounds)[inds] * self._has_supply[inds])]
+        u = rng.random(n_u[-1])
         out = np.full(len(buyers), -1)
-        for s in np.flatnonzero(np.diff(bounds)):
+
+        def one(i: int) -> None:
+            s = inds[i]
             sel = order[bounds[s]:bounds[s + 1]]
             sel = sel[np.argsort(bmuni[sel], kind="stable")]
-            out[sel] = self._sample_in_industry(s, bmuni[sel].astype(np.int64), rng)
+            out[sel] = self._sample_in_industry(s, bmuni[sel].astype(np.int64), u[n_u[i]:n_u[i + 1]])
+
+        biggest_first = np.argsort(-np.diff(n_u), kind="stable")
+        if len(buyers) < PARALLEL_DRAWS:
+            for i in biggest_first:
+                one(i)
+        else:
+            with ThreadPoolExecutor(max_workers=2, thread_name_prefix="synth-gravity") as pool:
+                for fut in [pool.submit(one, i) for i in biggest_first]:
+                    fut.result()
         return out
 
-    def _sample_in_industry(self, s: int, bmuni: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    def _sample_in_industry(self, s: int, bmuni: np.ndarray, u: np.ndarray) -> np.ndarray:
+        """Sellers of input industry ``s`` for buyers in municipalities ``bmuni`` (sorted), with three
+        uniforms per draw in ``u`` (none when the industry has no supply)."""
         supply = np.flatnonzero(self._supply[s] > 0)
         if len(supply) == 0:
             return np.full(len(bmuni), -1)
+        n = len(bmuni)
         supply = supply[np.argsort(self.muni_pref[supply], kind="stable")]  # prefectures as column blocks
         spref, mass = self.muni_pref[supply], self._supply[s, supply]
-        pref = self._draw_prefecture(s, spref, mass, self.muni_pref[bmuni], rng)
-        col = self._draw_municipality(s, supply, spref, mass, bmuni, pref, rng)
+        pref = self._draw_prefecture(s, spref, mass, self.muni_pref[bmuni], u[:n])
+        col = self._draw_municipality(s, supply, spref, mass, bmuni, pref, u[n:2 * n])
         a, b = self._ind_bounds[s], self._ind_bounds[s + 1]
         # the firms of each supplying municipality: a block of the industry's sorted firms
         lo_c = a + np.searchsorted(self._muni_sorted[a:b], supply, side="left")
         hi_c = a + np.searchsorted(self._muni_sorted[a:b], supply, side="right")
         c_lo_c = np.where(lo_c > 0, self._cum[np.maximum(lo_c - 1, 0)], 0.0)
         lo, hi, c_lo = lo_c[col], hi_c[col], c_lo_c[col]
-        u = c_lo + rng.random(len(col)) * (self._cum[hi_c - 1][col] - c_lo)
-        pos = np.clip(a + np.searchsorted(self._cum[a:b], u, side="right"), lo, hi - 1)
+        at = c_lo + u[2 * n:] * (self._cum[hi_c - 1][col] - c_lo)
+        pos = np.clip(a + np.searchsorted(self._cum[a:b], at, side="right"), lo, hi - 1)
         return self._order[pos]
 
     def _draw_prefecture(self, s: int, spref: np.ndarray, mass: np.ndarray, bpref: np.ndarray,
-                         rng: np.random.Generator) -> np.ndarray:
+                         u: np.ndarray) -> np.ndarray:
         """Source prefecture per draw ∝ S_sr × d(h, r)^(−decay_s) (eq. 15 at the prefecture level)."""
         n_p = self.pref_dist.shape[0]
         S = np.bincount(spref, weights=mass, minlength=n_p)
         rows, row_of = unique_inverse(bpref)
         cum = np.cumsum(S[None, :] * self.pref_dist[rows] ** (-self.decay[s]), axis=1)
         cum /= cum[:, -1:]
-        return categorical_rows(cum, row_of, rng)
+        return categorical_rows_u(cum, row_of, u)
 
     def _draw_municipality(self, s: int, supply: np.ndarray, spref: np.ndarray, mass: np.ndarray,
-                           bmuni: np.ndarray, pref: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+                           bmuni: np.ndarray, pref: np.ndarray, u: np.ndarray) -> np.ndarray:
         """Column of ``supply`` per draw: a municipality of the drawn prefecture ∝ supply mass ×
         distance^(−decay_s) from the buyer's municipality (conditional on the prefecture, so it leaves the
         prefecture-level relation untouched)."""
         rows, row_of = unique_inverse(bmuni)
         decay = float(self.decay[s])
-        if decay in self._shared_decay:
-            if decay not in self._weights:
-                self._weights[decay] = self.muni_dist ** (-self.decay[s])
+        if decay in self._weights:
             w = self._weights[decay][np.ix_(rows, supply)]
         else:
             w = self.muni_dist[np.ix_(rows, supply)]
@@ -127,7 +157,7 @@ class GravityWorld:
         block = np.searchsorted(spref, np.arange(self.pref_dist.shape[0] + 1))  # prefectures' column blocks
         a, b = block[pref], block[pref + 1]
         lo, hi = cum[row_of, a], cum[row_of, b]
-        u = lo + rng.random(len(pref)) * (hi - lo)
+        u = lo + u * (hi - lo)
         width = cum.shape[1]
         cum += np.arange(len(rows))[:, None]
         pos = np.searchsorted(cum.ravel(), row_of + u, side="right") - row_of * width - 1
@@ -283,12 +313,36 @@ def assign_reports(buyer: np.ndarray, seller: np.ndarray, score_b: np.ndarray, s
             break
         take = unc[group_rank(group[unc], pr[unc] + score[unc]) <= cap]
         (by_b if side == "b" else by_s)[take] = True
-    for mask, group, score in ((by_b, buyer, score_b), (by_s, seller, score_s)):
+
+    def fill(mask: np.ndarray, group: np.ndarray, score: np.ndarray) -> None:
         used = np.bincount(group[mask], minlength=n)
         rest = np.flatnonzero(~mask)
         r = group_rank(group[rest], score[rest])
         mask[rest[r <= cap - used[group[rest]]]] = True
+
+    both_sides(len(buyer), lambda: fill(by_b, buyer, score_b), lambda: fill(by_s, seller, score_s))
     return by_b, by_s
+
+
+def in_halves(n: int, part: Callable[[slice], np.ndarray]) -> np.ndarray:
+    """``part(slice(0, n))`` of an elementwise computation, as two halves on two threads when ``n`` is
+    large (numpy's ufuncs release the GIL and give each element the same value in any slice)."""
+    if n < PARALLEL_DRAWS:
+        return part(slice(0, n))
+    h = n // 2
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="synth-half") as pool:
+        second = pool.submit(part, slice(h, n))
+        return np.concatenate([part(slice(0, h)), second.result()])
+
+
+def both_sides(n: int, first: Callable[[], T], second: Callable[[], U]) -> tuple[T, U]:
+    """``(first(), second())``, on two threads when ``n`` (the rows they work on) is large: the two sides
+    of a network are independent, and their sorts release the GIL."""
+    if n < PARALLEL_DRAWS:
+        return first(), second()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="synth-side") as pool:
+        other = pool.submit(second)
+        return first(), other.result()
 
 
 def report_ranks(group: np.ndarray, score: np.ndarray, mask: np.ndarray) -> np.ndarray:

@@ -3,6 +3,9 @@ Tables 7–9, import status, and the ground truth."""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Iterator
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -15,7 +18,9 @@ from .industries import build_characteristics, build_io_weights, build_jsic, bui
 from .network import (
     GravityWorld,
     assign_reports,
+    both_sides,
     group_cumcount,
+    in_halves,
     member,
     municipality_distances,
     report_ranks,
@@ -25,6 +30,7 @@ from .network import (
 from .params import Planted, Scale, Truth
 from .survey import domestic_sourcing, productivity_paths, sector_offshoring, sector_x
 
+ORACLE_KEYS = ("oracle_eq16", "oracle_eq15", "oracle_indegree_tail")  # truth.counts entries of the oracle fits
 MAX_REPORTED = 24  # each firm reports its top 24 suppliers and top 24 customers (section 2)
 
 
@@ -40,9 +46,18 @@ class World:
     wes: pd.Series
     firms: pd.DataFrame
     links05: pd.DataFrame  # seller, buyer (firm indices), parent_child, rank_b, rank_s
-    links10: pd.DataFrame
+    links10: pd.DataFrame | None  # None in the world as of 2005 (build_stages)
     buyer_panel: pd.DataFrame  # BSJBSA manufacturing buyers: status, D, shock
     survey_draws: dict = field(default_factory=dict)  # per buyer_panel row: productivity, Dom, Offshore
+    pending_oracles: Future | None = None  # the oracle fits, when build_world ran them in the background
+
+    def oracle_counts(self) -> dict:
+        """The oracle entries of ``truth.counts`` (``ORACLE_KEYS``), waiting for fits still running in the
+        background (their errors are raised here)."""
+        if self.pending_oracles is not None:
+            self.truth.counts.update(self.pending_oracles.result())
+            self.pending_oracles = None
+        return {k: self.truth.counts[k] for k in ORACLE_KEYS}
 
 
 def _io_cum(io: pd.DataFrame, ind_codes: np.ndarray) -> np.ndarray:
@@ -127,8 +142,9 @@ def _observable(links: pd.DataFrame, with_ranks: bool = True) -> pd.DataFrame:
     vis = by_b | by_s
     links = links[vis].reset_index(drop=True)
     if with_ranks:
-        links["rank_b"] = report_ranks(links.buyer.to_numpy(), links.sb.to_numpy(), by_b[vis])
-        links["rank_s"] = report_ranks(links.seller.to_numpy(), links.ss.to_numpy(), by_s[vis])
+        links["rank_b"], links["rank_s"] = both_sides(
+            len(links), lambda: report_ranks(links.buyer.to_numpy(), links.sb.to_numpy(), by_b[vis]),
+            lambda: report_ranks(links.seller.to_numpy(), links.ss.to_numpy(), by_s[vis]))
     return links
 
 
@@ -148,15 +164,33 @@ def _visible_and_trim(links: pd.DataFrame, target: int, rng, trimmable: str | No
 def _calibrated_degrees(n: int, total: int, p: Planted, cap: int, rng) -> np.ndarray:
     """In-degrees with the planted Pareto tail whose sum is ``total`` (x_m found by bisection)."""
     u = rng.random(n)
+    tail = u ** (-1.0 / p.indegree_alpha)  # pareto_floor's U^(−1/α), the same at every x_m
     lo, hi = 0.3, 20.0
     for _ in range(60):
         mid = (lo + hi) / 2
-        s = fm.pareto_floor(n, p.indegree_alpha, mid, cap, rng, u).sum()
+        s = np.minimum(np.floor(mid * tail), cap).sum()  # pareto_floor(..., mid, ...).sum(), exact in float64
         lo, hi = (mid, hi) if s < total else (lo, mid)
     return fm.pareto_floor(n, p.indegree_alpha, hi, cap, rng, u)
 
 
-def build_world(scale: Scale, seed: int, planted: Planted | None = None, progress=None) -> World:
+def build_world(scale: Scale, seed: int, planted: Planted | None = None, progress=None,
+                background: Executor | None = None) -> World:
+    """The synthetic world of ``scale`` for ``seed``. With ``background``, the oracle regressions (no
+    random draws) are submitted to it and the world is returned before they finish: ``World.oracle_counts``
+    waits for them."""
+    stages = build_stages(scale, seed, planted, progress, background)
+    next(stages)  # the world as of 2005
+    world = next(stages)
+    stages.close()  # frees the generator's intermediate tables (the candidate pool, ...)
+    return world
+
+
+def build_stages(scale: Scale, seed: int, planted: Planted | None = None, progress=None,
+                 background: Executor | None = None) -> Iterator[World]:
+    """``build_world`` in two stages: yields the world as of 2005 (firms, the 2005 network, the survey
+    panel; ``links10`` None), then builds the 2010 network and yields the same world, complete. Nothing
+    of the first stage changes in the second, so the first can be read by another thread meanwhile.
+    Close the generator after the second stage: its frame holds the intermediate tables."""
     p = planted or Planted()
     if p.start_pi_shock is None:
         p = replace(p, start_pi_shock=scale.start_pi_shock)
@@ -219,23 +253,30 @@ def build_world(scale: Scale, seed: int, planted: Planted | None = None, progres
     D = np.zeros(n_total)
     D[panel.firm.to_numpy()] = panel.D.to_numpy()
 
+    world = World(scale, p, truth, jsic, ch, io, exports, wes, f, links05, None, panel, draws)
+    yield world
+
     step("network 2010")
     rauch = ch.set_index("jsic3").rauch.reindex(ind_codes).to_numpy()
     links10, full10, drops = _network_2010(f, links05, shadows, pool[["seller", "buyer"]], D,
                                            gravity(f.alive10.to_numpy()), scale, p, rng, rauch)
     truth.counts.update(_truth_counts(f, links05, links10, panel, drops))
-    step("oracle regressions")
-    truth.counts["oracle_eq16"] = _oracle(f, links05, links10, panel, p)
-    pc = np.concatenate([_pair_keys(l, len(f))[l.parent_child.to_numpy()] for l in (links05, links10)])
-    truth.counts["oracle_eq15"] = {str(y): _eq15_oracle(f, ch, panel, full, pc, jsic if y == 2005 else None)
-                                   for y, full in ((2005, full05), (2010, full10))}
-    truth.counts["oracle_indegree_tail"] = _tail_oracle(links05)
+    fits = functools.partial(_oracles, f, ch, jsic, panel, links05, links10, full05, full10, p)
+    pending = None
+    if background is None:
+        step("oracle regressions")
+        truth.counts.update(fits())
+    else:  # placeholders keep the keys' order in truth.json; World.oracle_counts fills them in
+        step("oracle regressions (in the background)")
+        truth.counts.update(dict.fromkeys(ORACLE_KEYS))
+        pending = background.submit(fits)
     truth.industries = {"n_jsic4": int(len(jsic)), "n_mfg_jsic4": int((jsic.manufacturing == 1).sum()),
                         "n_mfg_jsic3": int(jsic.loc[jsic.manufacturing == 1, "jsic3"].nunique()),
                         "theta_prime": ch.set_index("jsic3").theta_prime.round(6).to_dict(),
                         "theta_firm": ch.set_index("jsic3").theta_firm.round(6).to_dict(),
                         "decay": dict(zip(ind_codes, np.round(decay, 6), strict=True))}
-    return World(scale, p, truth, jsic, ch, io, exports, wes, f, links05, links10, panel, draws)
+    world.links10, world.pending_oracles = links10, pending
+    yield world
 
 
 def _prefecture_distances(mdist: np.ndarray, muni_pref: np.ndarray, firms: np.ndarray, kappa: float) -> np.ndarray:
@@ -349,7 +390,8 @@ def _network_2010(f, links05, shadows, pool, D, gw10: GravityWorld, scale: Scale
     sp, bp = pool.seller.to_numpy(), pool.buyer.to_numpy()
 
     def log_dist(s, b):
-        return np.log(np.maximum(haversine_km(lat[s], lon[s], lat[b], lon[b]), 0.1))
+        return in_halves(len(s), lambda h: np.log(np.maximum(haversine_km(lat[s[h]], lon[s[h]], lat[b[h]], lon[b[h]]),
+                                                              0.1)))
 
     n = len(f)
     with np.errstate(divide="ignore", invalid="ignore"):  # eq. (16): log of the arithmetic pool mean
@@ -429,6 +471,17 @@ def _new_buyers_and_reports(f, cont, adds, gw10: GravityWorld, scale: Scale, p: 
             (links10.kind == "new_buyer").sum(), 1)
     lost = {kind: int(len(x) - (links10.kind == kind).sum()) for kind, x in (("continuing", cont), ("add", adds))}
     return links10, full, lost
+
+
+def _oracles(f: pd.DataFrame, ch: pd.DataFrame, jsic: pd.DataFrame, panel: pd.DataFrame, links05: pd.DataFrame,
+             links10: pd.DataFrame, full05: pd.DataFrame, full10: pd.DataFrame, p: Planted) -> dict:
+    """Every oracle fit of the truth (``ORACLE_KEYS``); reads its arguments and draws nothing, so it can
+    run in a thread beside the rest of the generator."""
+    pc = np.concatenate([_pair_keys(l, len(f))[l.parent_child.to_numpy()] for l in (links05, links10)])
+    return {"oracle_eq16": _oracle(f, links05, links10, panel, p),
+            "oracle_eq15": {str(y): _eq15_oracle(f, ch, panel, full, pc, jsic if y == 2005 else None)
+                            for y, full in ((2005, full05), (2010, full10))},
+            "oracle_indegree_tail": _tail_oracle(links05)}
 
 
 def _oracle(f, links05, links10, panel, p: Planted) -> dict:

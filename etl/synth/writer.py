@@ -5,10 +5,16 @@ from __future__ import annotations
 import functools
 import json
 import re
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from etl.synth.network import member
 from etl.synth.survey import (
@@ -35,17 +41,17 @@ _BLOCK = r"(?:([一二三四五六七八九十]+)丁目)?(\d+)番(\d+)号$"
 _BLOCK_RE = re.compile(_BLOCK)
 
 
-def _reports(w: World, links: pd.DataFrame, alive: np.ndarray, rng) -> tuple[pd.DataFrame, dict]:
+def _reports(w: World, links: pd.DataFrame, alive: np.ndarray, rng) -> tuple[pa.Table, dict, np.ndarray]:
     """linkage.csv rows for one vintage: top-24 supplier and customer reports, shareholder reports of
-    parent–child pairs and holding companies, and counted noise (duplicates, dangling, self)."""
+    parent–child pairs and holding companies, and counted noise (duplicates, dangling, self).
+
+    The rows are built and shuffled as integer codes (reporter and partner: firm indices, and past them
+    the fresh dangling ids; relation: an index into ``RELATIONS``) and written as dictionary columns:
+    the CSV is the one of the strings, without taking millions of strings in Python's thread."""
     f, p = w.firms, w.planted
-    ids = f.tsr_id.array.take  # ids of firm indices, kept in Arrow (no Python strings)
+    n_f = len(f)
     s, b = links.seller.to_numpy(), links.buyer.to_numpy()
     by_b, by_s = links.rank_b.to_numpy() > 0, links.rank_s.to_numpy() > 0  # rank 0: not reported
-    rows = [pd.DataFrame({"tsr_id": ids(b[by_b]), "partner_id": ids(s[by_b]), "relation": "supplier",
-                          "rank": links.rank_b.to_numpy()[by_b]}),
-            pd.DataFrame({"tsr_id": ids(s[by_s]), "partner_id": ids(b[by_s]), "relation": "customer",
-                          "rank": links.rank_s.to_numpy()[by_s]})]
     # shareholders: the child reports the parent; the seller is the parent half of the time
     pc = links[links.parent_child]
     seller_parent = rng.random(len(pc)) < 0.5
@@ -58,35 +64,74 @@ def _reports(w: World, links: pd.DataFrame, alive: np.ndarray, rng) -> tuple[pd.
     sh = sh[sh.child != sh.parent].drop_duplicates()
     sh["rank"] = sh.groupby("child").cumcount() + 1
     sh = sh[sh["rank"] <= 3]
-    rows.append(pd.DataFrame({"tsr_id": ids(sh.child.to_numpy()), "partner_id": ids(sh.parent.to_numpy()),
-                              "relation": "shareholder", "rank": sh["rank"].to_numpy()}))
-    valid = pd.concat(rows, ignore_index=True)
-    n = len(valid)
-    dup = valid.iloc[rng.choice(n, size=int(p.dup_report_rate * n), replace=False)]
-    id_strings = f.tsr_id.to_numpy()
-    outside = id_strings[~alive]
+    valid = _Rows(np.r_[b[by_b], s[by_s], sh.child.to_numpy()], np.r_[s[by_b], b[by_s], sh.parent.to_numpy()],
+                  np.repeat(np.arange(3, dtype=np.int8), [by_b.sum(), by_s.sum(), len(sh)]),
+                  np.r_[links.rank_b.to_numpy()[by_b], links.rank_s.to_numpy()[by_s], sh["rank"].to_numpy()])
+    n = len(valid.reporter)
+    dup = valid.take(rng.choice(n, size=int(p.dup_report_rate * n), replace=False))
     n_dangle = int(p.dangling_report_rate * n)
     fresh = np.char.zfill(rng.integers(10**9, 2 * 10**9, n_dangle).astype(str), 10)
-    dangling_partner = np.where(rng.random(n_dangle) < 0.5, rng.choice(outside, n_dangle), fresh)
+    dangling_partner = np.where(rng.random(n_dangle) < 0.5, rng.choice(np.flatnonzero(~alive), n_dangle),
+                                n_f + np.arange(n_dangle))
     # reporters drawn without replacement so that no noise row repeats another (counted apart from duplicates)
-    dangle = pd.DataFrame({"tsr_id": rng.choice(id_strings[alive], n_dangle, replace=False), "partner_id": dangling_partner,
-                           "relation": rng.choice(["supplier", "customer"], n_dangle),
-                           "rank": rng.integers(1, 25, n_dangle)})
+    dangle = _Rows(rng.choice(alive_idx, n_dangle, replace=False), dangling_partner,
+                   rng.choice(2, n_dangle).astype(np.int8), rng.integers(1, 25, n_dangle))
     n_self = max(1, int(p.self_report_rate * n))
-    me = rng.choice(id_strings[alive], n_self, replace=False)
-    selfr = pd.DataFrame({"tsr_id": me, "partner_id": me, "relation": rng.choice(["supplier", "customer"], n_self),
-                          "rank": rng.integers(1, 25, n_self)})
-    out = pd.concat([valid, dup, dangle, selfr], ignore_index=True).sample(frac=1.0, random_state=rng)
+    me = rng.choice(alive_idx, n_self, replace=False)
+    selfr = _Rows(me, me, rng.choice(2, n_self).astype(np.int8), rng.integers(1, 25, n_self))
+    rows = _Rows.concat([valid, dup, dangle, selfr])
+    # DataFrame.sample(frac=1.0)'s draws, on positions
+    rows = rows.take(pd.Series(np.arange(len(rows.reporter))).sample(frac=1.0, random_state=rng).to_numpy())
+    ids = _arrow(f.tsr_id)
+    out = rows.table(pa.concat_arrays([ids, pa.array(fresh, ids.type)]))
     # parent-child flag as the data will show it: a shareholder report between the pair, either way
-    n_f = len(f)
     shk = np.sort(sh.child.to_numpy().astype(np.int64) * n_f + sh.parent.to_numpy())
     flagged = member(s.astype(np.int64) * n_f + b, shk) | member(b.astype(np.int64) * n_f + s, shk)
-    counts = {"report_rows": int(len(out)), "supplier_rows": int(by_b.sum()), "customer_rows": int(by_s.sum()),
-              "shareholder_rows": int(len(sh)), "duplicate_rows": int(len(dup)), "dangling_rows": int(n_dangle),
+    counts = {"report_rows": int(out.num_rows), "supplier_rows": int(by_b.sum()), "customer_rows": int(by_s.sum()),
+              "shareholder_rows": int(len(sh)), "duplicate_rows": int(len(dup.reporter)), "dangling_rows": int(n_dangle),
               "self_rows": int(n_self), "links": int(len(links)),
               "reported_by_buyer_only": int((by_b & ~by_s).sum()), "reported_by_seller_only": int((~by_b & by_s).sum()),
               "reported_by_both": int((by_b & by_s).sum()), "parent_child_links": int(flagged.sum())}
-    return out.reset_index(drop=True), counts, flagged
+    return out, counts, flagged
+
+
+RELATIONS = ("supplier", "customer", "shareholder")  # linkage.csv's relation, by code
+
+
+@dataclass
+class _Rows:
+    """linkage.csv rows as codes: reporter and partner (firm indices, or past them fresh ids), relation
+    (index into ``RELATIONS``), rank."""
+
+    reporter: np.ndarray
+    partner: np.ndarray
+    relation: np.ndarray
+    rank: np.ndarray
+
+    def take(self, idx: np.ndarray) -> _Rows:
+        return _Rows(self.reporter[idx], self.partner[idx], self.relation[idx], self.rank[idx])
+
+    @staticmethod
+    def concat(parts: list[_Rows]) -> _Rows:
+        return _Rows(*(np.concatenate([getattr(r, c) for r in parts]) for c in ("reporter", "partner", "relation",
+                                                                                  "rank")))
+
+    def table(self, ids: pa.Array) -> pa.Table:
+        """The rows with reporter and partner as ``ids`` (by code) and relation as its name, dictionary
+        columns (written as their values)."""
+        def coded(codes: np.ndarray, values: pa.Array) -> pa.DictionaryArray:
+            return pa.DictionaryArray.from_arrays(pa.array(codes, pa.int32()), values)
+
+        return pa.table({"tsr_id": coded(self.reporter, ids), "partner_id": coded(self.partner, ids),
+                         "relation": pa.DictionaryArray.from_arrays(pa.array(self.relation, pa.int8()),
+                                                                    pa.array(RELATIONS, ids.type)),
+                         "rank": pa.array(self.rank, pa.int64())})
+
+
+def _arrow(s: pd.Series) -> pa.Array:
+    """The values of a string column as one Arrow array."""
+    a = pa.array(s)
+    return a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a
 
 
 def _company(w: World, year: int, alive: np.ndarray, rng) -> tuple[pd.DataFrame, dict]:
@@ -110,13 +155,28 @@ def _company(w: World, year: int, alive: np.ndarray, rng) -> tuple[pd.DataFrame,
         "tsr_id": f.tsr_id, "name": f.name, "address": addr, "postal_code": "",
         "pref_code": np.where(rng.random(n) < 0.03, "", f.pref_code.astype(str)),
         "municipality_code": np.where(level == "district", muni_code, ""),
-        "lat": np.where(provider, f.lat.round(6).astype(str), ""), "lon": np.where(provider, f.lon.round(6).astype(str), ""),
+        "lat": np.where(provider, _float_text(f.lat.round(6)), ""),
+        "lon": np.where(provider, _float_text(f.lon.round(6)), ""),
         "phone": f.phone, "jsic_main": f.jsic4, "jsic_sub1": sub1, "jsic_sub2": "",
         "employees": np.asarray(emp, dtype=np.int64), "sales": np.round(sales.to_numpy(), 0).astype(np.int64),
         "founded": f.founded, "establishments": 1 + rng.poisson(np.asarray(emp) / 60.0),
     })
     expect = pd.Series(np.where(provider, "provider", level)).value_counts().to_dict()
     return df, {"company_rows": n, "expected_geocode_levels": {k: int(v) for k, v in expect.items()}}
+
+
+def _float_text(s: pd.Series) -> np.ndarray:
+    """``s.astype(str)`` of a float column (Python's shortest round-trip ``repr``), by an Arrow cast where
+    the two agree but for Arrow's missing ``.0`` on whole numbers: finite values that both write in fixed
+    notation (0 or |x| ≥ 1e-4, and no exponent in Arrow's text); else by pandas."""
+    x = s.to_numpy(dtype=np.float64)
+    ax = np.abs(x)
+    if np.all(np.isfinite(x) & ((ax >= 1e-4) | (x == 0))):
+        text = pc.cast(pa.array(x), pa.string())
+        if not pc.any(pc.match_substring(text, "e")).as_py():
+            whole = pc.invert(pc.match_substring(text, "."))
+            return pc.if_else(whole, pc.binary_join_element_wise(text, ".0", ""), text).to_numpy(zero_copy_only=False)
+    return s.astype(str).to_numpy()
 
 
 def _mixed_notation(addr: pd.Series, keep_chome: np.ndarray, rng) -> np.ndarray:
@@ -352,81 +412,202 @@ def _wages(w: World, survey: dict[int, pd.DataFrame], rng) -> tuple[pd.DataFrame
                                                 "noise": dict(zip(mfg3, np.round(noise, 10), strict=True))}
 
 
-def _write_csv(df: pd.DataFrame, path: Path, encoding: str = "utf-8") -> str:
-    """CSV through pyarrow (fast); re-encoded to ``encoding`` when every character fits, else UTF-8."""
-    import io
+class _BackgroundFiles:
+    """Files written by one background thread while the caller goes on building the next table.
 
-    import pyarrow as pa
+    A thread, not a forked process (a fork while a thread of a compiled library holds a lock deadlocks the
+    child): pyarrow's CSV and Parquet writers release the GIL. The frames handed over are not modified
+    afterwards. ``wait`` returns once every file is written and raises the first error of any of them."""
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="synth-writer")
+        self._pending: list[Future] = []
+
+    def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Future:
+        """``fn(*args, **kwargs)`` in the writer thread, after the files submitted before it."""
+        fut = self._pool.submit(fn, *args, **kwargs)
+        self._pending.append(fut)
+        return fut
+
+    def csv(self, df: pd.DataFrame | pa.Table, path: Path, encoding: str = "utf-8") -> Future:
+        """``_write_csv(df, path, encoding)`` in the writer thread; the future gives the encoding used."""
+        return self.submit(_write_csv, df, path, encoding)
+
+    def wait(self) -> None:
+        for fut in self._pending:
+            fut.result()
+
+    def __enter__(self) -> _BackgroundFiles:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=exc[0] is not None)
+
+
+def _write_csv(df: pd.DataFrame | pa.Table, path: Path, encoding: str = "utf-8") -> str:
+    """CSV through pyarrow (fast); re-encoded to ``encoding`` when every character fits, else UTF-8."""
     import pyarrow.csv as pacsv
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    buf = io.BytesIO()
-    pacsv.write_csv(pa.Table.from_pandas(df, preserve_index=False), buf)
-    data = buf.getvalue()
-    if encoding != "utf-8":
-        try:
-            data = data.decode("utf-8").encode(encoding)
-        except UnicodeEncodeError:
-            encoding = "utf-8"
-    path.write_bytes(data)
+    table = df if isinstance(df, pa.Table) else pa.Table.from_pandas(df, preserve_index=False)
+    if encoding == "utf-8":
+        pacsv.write_csv(table, str(path))
+        return encoding
+    buf = pa.BufferOutputStream()
+    pacsv.write_csv(table, buf)
+    data = buf.getvalue().to_pybytes()
+    del table, buf
+    try:
+        chunks = _transcoded(data, encoding)
+    except UnicodeEncodeError:
+        chunks, encoding = [data], "utf-8"
+    with open(path, "wb") as fh:
+        fh.writelines(chunks)
     return encoding
+
+
+def _transcoded(data: bytes, encoding: str, chunk: int = 1 << 22) -> list[bytes]:
+    """UTF-8 ``data`` in ``encoding`` (a stateless codec), in pieces of about ``chunk`` bytes cut after a
+    line: a codec call holds the GIL, so the generator's other thread runs between the pieces. Raises
+    UnicodeEncodeError when a character does not fit."""
+    out, start = [], 0
+    while start < len(data):
+        end = data.find(b"\n", start + chunk)
+        end = len(data) if end < 0 else end + 1
+        out.append(data[start:end].decode("utf-8").encode(encoding))
+        start = end
+    return out
 
 
 def write_world(w: World, out: Path, rng) -> dict:
     """Write every contract file and the truth; return the truth dict."""
-    out = Path(out)
+    with WorldWriter(out, rng) as writer:
+        writer.start(w)
+        return writer.finish(w)
+
+
+class WorldWriter:
+    """Writes a world's files in two parts: ``start`` (the 2005 vintage, which needs only the world as of
+    2005, so that it can run in a thread while the 2010 network is built) and ``finish`` (the rest and
+    truth.json). Every draw is on ``rng``, in the same order, one part after the other. The files
+    themselves are written by a background thread (``_BackgroundFiles``) while the next table is built."""
+
+    def __init__(self, out: Path, rng) -> None:
+        self.out, self.rng = Path(out), rng
+        self.files = _BackgroundFiles()
+        self._first: dict | None = None
+
+    def __enter__(self) -> WorldWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.files.__exit__(*exc)
+
+    def start(self, w: World) -> None:
+        """The 2005 files (``w`` as of 2005 is enough)."""
+        twins = w.buyer_panel.firm.to_numpy()[self.rng.choice(len(w.buyer_panel), replace=False,
+                                                               size=max(2, len(w.buyer_panel) // 800))]
+        rng_c = np.random.default_rng([w.truth.seed, 4])
+        old = renumbering(w.jsic, w.planted.jsic_renumber_share, rng_c)
+        self._first = {"twins": twins, "rng_c": rng_c, "old": old,
+                       2005: _write_vintage(w, 2005, w.links05, twins, old, self.out, self.rng, self.files)}
+
+    def finish(self, w: World) -> dict:
+        """The 2010 files, the survey's, the industry tables, the truth files; returns the truth."""
+        if self._first is None:
+            raise RuntimeError("WorldWriter.finish before start")
+        twins, rng_c, old, v05 = (self._first[k] for k in ("twins", "rng_c", "old", 2005))
+        rng, out, files = self.rng, self.out, self.files
+        v10 = _write_vintage(w, 2010, w.links10, twins, old, out, rng, files)
+        truth = {"scale": w.truth.scale, "seed": w.truth.seed, "planted": w.truth.planted,
+                 "counts": dict(w.truth.counts), "industries": w.truth.industries, "encodings": {},
+                 "jsic_renumbered": {k: v for k, v in old.items() if len(k) == 3}}
+        for v in (v05, v10):
+            truth["encodings"][f"tsr/{v.year}/company.csv"] = v.encoding
+            truth["counts"][f"reports_{v.year}"] = v.reports
+            truth["counts"][f"company_{v.year}"] = v.company
+        tdir = out / "truth"
+        tdir.mkdir(parents=True, exist_ok=True)
+        files.submit(_write_parquet, [v05.links, v10.links], tdir / "links.parquet")
+        survey, key, bt, sectors = _bsjbsa(w, rng)
+        for y, df in survey.items():
+            coded = df.assign(jsic3=to_old(df.jsic3, old)) if y in OLD_REVISION_YEARS else df
+            truth["encodings"][f"bsjbsa/{y}.csv"] = files.csv(coded, out / f"bsjbsa/{y}.csv", "cp932")
+            files.csv(sectors[y], out / f"bsjbsa/imports_by_sector/{y}.csv")
+        if old:
+            files.csv(concordance_rows(old, w.jsic, rng_c), out / "industry/jsic_concordance.csv")
+        truth["counts"]["bsjbsa"] = bt | {"ambiguous_twins": int(len(twins))}
+        wages, wt = _wages(w, survey, rng)
+        truth["counts"]["wages"] = wt
+        files.csv(wages, out / "industry/wages.csv")
+        _write_industry(w, out, files)
+        truth["wes"] = w.wes.round(8).to_dict()
+        files.submit(_firms_truth(w).to_parquet, tdir / "firms.parquet", index=False)
+        files.submit(key.to_parquet, tdir / "bsjbsa_key.parquet", index=False)
+        twin_ids = w.firms.tsr_id.to_numpy()[twins]
+        files.submit(pd.DataFrame({"tsr_id": twin_ids}).to_parquet, tdir / "ambiguous_twins.parquet", index=False)
+        files.wait()
+        truth["encodings"] = {k: v.result() for k, v in truth["encodings"].items()}
+        truth["counts"].update(w.oracle_counts())
+        (out / "truth.json").write_text(json.dumps(truth, indent=1, ensure_ascii=False, default=_json_default))
+        return truth
+
+
+@dataclass
+class _Vintage:
+    """What one vintage's TSR files add to the truth."""
+
+    year: int
+    reports: dict  # counts of linkage.csv
+    company: dict  # counts of company.csv
+    encoding: Future  # company.csv's encoding, once written
+    links: pd.DataFrame  # its rows of truth/links.parquet
+
+
+def _write_vintage(w: World, year: int, links: pd.DataFrame, twins: np.ndarray, old: dict[str, str], out: Path,
+                   rng, files: _BackgroundFiles) -> _Vintage:
+    """tsr/{year}/linkage.csv and company.csv (with the ambiguous twins' copies)."""
     f = w.firms
-    truth = {"scale": w.truth.scale, "seed": w.truth.seed, "planted": w.truth.planted,
-             "counts": dict(w.truth.counts), "industries": w.truth.industries, "encodings": {}}
-    twins = w.buyer_panel.firm.to_numpy()[rng.choice(len(w.buyer_panel), size=max(2, len(w.buyer_panel) // 800),
-                                                      replace=False)]
-    truth_links = []
-    rng_c = np.random.default_rng([w.truth.seed, 4])
-    old = renumbering(w.jsic, w.planted.jsic_renumber_share, rng_c)
-    truth["jsic_renumbered"] = {k: v for k, v in old.items() if len(k) == 3}
-    for year, links, alive in ((2005, w.links05, f.alive05.to_numpy()), (2010, w.links10, f.alive10.to_numpy())):
-        rep, rc, flagged = _reports(w, links, alive, rng)
-        comp, cc = _company(w, year, alive, rng)
-        twin = comp[comp.tsr_id.isin(f.tsr_id.to_numpy()[twins])].copy()
-        twin["tsr_id"] = np.char.zfill(rng.integers(2 * 10**9, 3 * 10**9, len(twin)).astype(str), 10)
-        comp = pd.concat([comp, twin], ignore_index=True)
-        if year in OLD_REVISION_YEARS:
-            comp["jsic_main"], comp["jsic_sub1"] = to_old(comp.jsic_main, old), to_old(comp.jsic_sub1, old)
-        cc["company_rows"] = int(len(comp))
-        lv = cc["expected_geocode_levels"]
-        for lvl, n in _expected_levels(twin).items():
-            lv[lvl] = lv.get(lvl, 0) + n
-        enc = "cp932" if year == 2005 else "utf-8"
-        truth["encodings"][f"tsr/{year}/company.csv"] = _write_csv(comp, out / f"tsr/{year}/company.csv", enc)
-        _write_csv(rep, out / f"tsr/{year}/linkage.csv")
-        truth["counts"][f"reports_{year}"] = rc
-        truth["counts"][f"company_{year}"] = cc
-        truth_links.append(pd.DataFrame({"seller_id": f.tsr_id.array.take(links.seller.to_numpy()), "buyer_id":
-                                         f.tsr_id.array.take(links.buyer.to_numpy()), "year": year,
-                                         "parent_child": flagged}))
-    survey, key, bt, sectors = _bsjbsa(w, rng)
-    for y, df in survey.items():
-        coded = df.assign(jsic3=to_old(df.jsic3, old)) if y in OLD_REVISION_YEARS else df
-        truth["encodings"][f"bsjbsa/{y}.csv"] = _write_csv(coded, out / f"bsjbsa/{y}.csv", "cp932")
-        _write_csv(sectors[y], out / f"bsjbsa/imports_by_sector/{y}.csv")
-    if old:
-        _write_csv(concordance_rows(old, w.jsic, rng_c), out / "industry/jsic_concordance.csv")
-    truth["counts"]["bsjbsa"] = bt | {"ambiguous_twins": int(len(twins))}
-    wages, wt = _wages(w, survey, rng)
-    truth["counts"]["wages"] = wt
-    _write_csv(wages, out / "industry/wages.csv")
-    _write_csv(w.jsic.drop(columns="firm_weight").assign(
+    alive = (f.alive05 if year == 2005 else f.alive10).to_numpy()
+    rep, rc, flagged = _reports(w, links, alive, rng)
+    files.csv(rep, out / f"tsr/{year}/linkage.csv")
+    comp, cc = _company(w, year, alive, rng)
+    twin = comp[comp.tsr_id.isin(f.tsr_id.to_numpy()[twins])].copy()
+    twin["tsr_id"] = np.char.zfill(rng.integers(2 * 10**9, 3 * 10**9, len(twin)).astype(str), 10)
+    comp = pd.concat([comp, twin], ignore_index=True)
+    if year in OLD_REVISION_YEARS:
+        comp["jsic_main"], comp["jsic_sub1"] = to_old(comp.jsic_main, old), to_old(comp.jsic_sub1, old)
+    cc["company_rows"] = int(len(comp))
+    lv = cc["expected_geocode_levels"]
+    for lvl, n in _expected_levels(twin).items():
+        lv[lvl] = lv.get(lvl, 0) + n
+    enc = files.csv(comp, out / f"tsr/{year}/company.csv", "cp932" if year == 2005 else "utf-8")
+    ids = f.tsr_id.array.take
+    links_t = pd.DataFrame({"seller_id": ids(links.seller.to_numpy()), "buyer_id": ids(links.buyer.to_numpy()),
+                            "year": year, "parent_child": flagged})
+    return _Vintage(year, rc, cc, enc, links_t)
+
+
+def _write_industry(w: World, out: Path, files: _BackgroundFiles) -> None:
+    """The industry tables (no draws) and geo/municipality_changes.csv."""
+    files.csv(w.jsic.drop(columns="firm_weight").assign(
         sector12=w.jsic.sector12.astype("Int64")), out / "industry/jsic.csv")
-    _write_csv(w.characteristics[["jsic3", "rho", "theta_cp", "air_share", "rauch"]].round(6),
-               out / "industry/characteristics.csv")
-    _write_csv(w.exports, out / "industry/world_exports.csv")
-    _write_csv(municipality_changes(), out / "geo/municipality_changes.csv")
-    truth["wes"] = w.wes.round(8).to_dict()
-    tdir = out / "truth"
-    tdir.mkdir(exist_ok=True)
-    pd.concat(truth_links, ignore_index=True).to_parquet(tdir / "links.parquet", index=False)
+    files.csv(w.characteristics[["jsic3", "rho", "theta_cp", "air_share", "rauch"]].round(6),
+              out / "industry/characteristics.csv")
+    files.csv(w.exports, out / "industry/world_exports.csv")
+    files.csv(municipality_changes(), out / "geo/municipality_changes.csv")
+
+
+def _write_parquet(frames: list[pd.DataFrame], path: Path) -> None:
+    """The frames, concatenated, as one Parquet file."""
+    pd.concat(frames, ignore_index=True).to_parquet(path, index=False)
+
+
+def _firms_truth(w: World) -> pd.DataFrame:
+    """truth/firms.parquet: each firm's location, industry, u and employees, with the survey panel's
+    D, import status, shock and the calibration columns."""
     bp = w.buyer_panel
-    firms_t = f[["tsr_id", "lat", "lon", "pref_code", "muni_code", "jsic4", "u", "employees"]].copy()
+    firms_t = w.firms[["tsr_id", "lat", "lon", "pref_code", "muni_code", "jsic4", "u", "employees"]].copy()
     firms_t["D"] = 0.0
     firms_t.loc[bp.firm.to_numpy(), "D"] = bp.D.to_numpy()
     firms_t["status"] = ""
@@ -436,12 +617,7 @@ def write_world(w: World, out: Path, rng) -> dict:
     for c in ("imp05", "start_s_std", "start_rest"):  # import starting at another π, for calibration
         firms_t[c] = np.nan
         firms_t.loc[bp.firm.to_numpy(), c] = bp[c].to_numpy(float)
-    firms_t.to_parquet(tdir / "firms.parquet", index=False)
-    key.to_parquet(tdir / "bsjbsa_key.parquet", index=False)
-    twin_ids = f.tsr_id.to_numpy()[twins]
-    pd.DataFrame({"tsr_id": twin_ids}).to_parquet(tdir / "ambiguous_twins.parquet", index=False)
-    (out / "truth.json").write_text(json.dumps(truth, indent=1, ensure_ascii=False, default=_json_default))
-    return truth
+    return firms_t
 
 
 def _json_default(o):
