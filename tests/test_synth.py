@@ -156,8 +156,12 @@ def test_importer_propensity_by_hand():
     np.testing.assert_allclose(got, [0.12, 0.33, c * w[2], 1.0], rtol=1e-9)
     np.testing.assert_allclose(np.minimum(got, prob.sum(1)).mean(), 0.3, rtol=1e-9)
     # a share below what the lower bounds give: every firm at its bound
-    low = importer_propensity(size, prob, dataclasses.replace(p, off_importer_share=0.05))
+    with pytest.warns(UserWarning, match=r"off_importer_share 0.05 is outside .* \(0.255 to 0.367\)"):
+        low = importer_propensity(size, prob, dataclasses.replace(p, off_importer_share=0.05))
     np.testing.assert_allclose(low, prob.max(1))
+    with pytest.warns(UserWarning, match="off_importer_share 0.9 is outside"):
+        high = importer_propensity(size, prob, dataclasses.replace(p, off_importer_share=0.9))
+    np.testing.assert_allclose(high, 1.0)
 
 
 def test_systematic_sample_marginals_and_at_least_one():

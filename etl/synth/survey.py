@@ -102,7 +102,14 @@ def importer_propensity(size: np.ndarray, prob: np.ndarray, p: Planted) -> np.nd
 
     hi = 1.0 / w.min()  # every π_i = 1
     if gap(0.0) >= 0 or gap(hi) <= 0:
-        return pi(0.0 if gap(0.0) >= 0 else hi)
+        c = 0.0 if gap(0.0) >= 0 else hi
+        if abs(gap(c)) > 1e-9:
+            import warnings
+
+            warnings.warn(f"off_importer_share {p.off_importer_share:g} is outside what the planted Table 6 "
+                          f"probabilities allow for this group ({gap(0.0) + p.off_importer_share:.3f} to "
+                          f"{gap(hi) + p.off_importer_share:.3f}); the nearest bound is used", stacklevel=2)
+        return pi(c)
     return pi(brentq(gap, 0.0, hi, xtol=1e-12))
 
 
