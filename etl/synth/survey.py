@@ -4,6 +4,8 @@ foreign outsourcing, and a JSIC revision with renumbered codes (DATA_CONTRACT.md
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
@@ -101,16 +103,15 @@ def importer_propensity(size: np.ndarray, prob: np.ndarray, p: Planted) -> np.nd
         return float(np.minimum(pi(c), total).mean()) - p.off_importer_share
 
     hi = 1.0 / w.min()  # every π_i = 1
-    if gap(0.0) >= 0 or gap(hi) <= 0:
-        c = 0.0 if gap(0.0) >= 0 else hi
-        if abs(gap(c)) > 1e-9:
-            import warnings
-
-            warnings.warn(f"off_importer_share {p.off_importer_share:g} is outside what the planted Table 6 "
-                          f"probabilities allow for this group ({gap(0.0) + p.off_importer_share:.3f} to "
-                          f"{gap(hi) + p.off_importer_share:.3f}); the nearest bound is used", stacklevel=2)
-        return pi(c)
-    return pi(brentq(gap, 0.0, hi, xtol=1e-12))
+    low, high = gap(0.0), gap(hi)
+    if low < 0 < high:
+        return pi(brentq(gap, 0.0, hi, xtol=1e-12))
+    c = 0.0 if low >= 0 else hi
+    if abs(gap(c)) > 1e-9:
+        warnings.warn(f"off_importer_share {p.off_importer_share:g} is outside what the planted Table 6 "
+                      f"probabilities allow for this group ({low + p.off_importer_share:.3f} to "
+                      f"{high + p.off_importer_share:.3f}); the nearest bound is used", stacklevel=2)
+    return pi(c)
 
 
 def systematic_sample(q: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -130,8 +131,6 @@ def systematic_sample(q: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 def _oracle(off: np.ndarray, dom: np.ndarray, t: np.ndarray, x: pd.Series) -> dict:
     """Table 6's column 1 estimated on the realised draws (every surveyed firm, true productivity): what
     the table should reproduce up to measurement (estimated TFP, matching), with its buyer-clustered SEs."""
-    import warnings
-
     from analytics.econometrics.iv import feiv
 
     n = len(t)
