@@ -45,7 +45,7 @@ def markdown(rows: list[dict]) -> str:
     for seed, g in d.groupby("seed"):
         k = g.iloc[0]
         kp = [c for c in g.columns if c.startswith("kp_f ")]
-        lines.append(f"- seed {seed}: KP F of Table 7 column 5 (columns 6–8): "
+        lines.append(f"- seed {seed}: Kleibergen–Paap F of Table 7 column 5: "
                      + "; ".join(f"{c.removeprefix('kp_f ')} {k[c]:,.1f}" for c in kp))
     lines += ["", "| seed | parameter | planted | oracle | 2SLS | robust 95% | buyer-clustered 95% | AKM 95% |",
               "|" + "---|" * 8]
