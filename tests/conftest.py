@@ -97,7 +97,7 @@ def bolt_uri(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def neo4j_store(cache, bolt_uri):
+def _neo4j_session_store(cache, bolt_uri):
     from graph.neo4j_store import Neo4jStore
 
     uri, user, password = bolt_uri
@@ -105,6 +105,15 @@ def neo4j_store(cache, bolt_uri):
     s.load(cache, [2005, 2010])
     yield s
     s.close()
+
+
+@pytest.fixture
+def neo4j_store(_neo4j_session_store, cache):
+    """The session's Bolt store holding the fixture root: other tests load their own roots into the same
+    server, so it is reloaded whenever it no longer holds this one."""
+    if not _neo4j_session_store.is_current(cache, [2005, 2010]):
+        _neo4j_session_store.load(cache, [2005, 2010], rebuild=True)
+    return _neo4j_session_store
 
 
 @pytest.fixture(params=["embedded", pytest.param("neo4j", marks=pytest.mark.bolt)])
