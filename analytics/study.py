@@ -221,6 +221,22 @@ def firm_codes(ids: pa.Array, values) -> np.ndarray:
     return pc.index_in(v, value_set=ids).fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
+def _link_columns(cache: Cache, year: int) -> list[str]:
+    """``LINK_COLUMNS`` and, when the clean links carry them, the rows of their firms in ``firms_<year>``."""
+    rows = [c for c in ("seller_row", "buyer_row") if c in pq.read_schema(cache.path(f"links_{year}")).names]
+    return LINK_COLUMNS + rows if len(rows) == 2 else LINK_COLUMNS
+
+
+def _endpoint_codes(ids: pa.Array, firm_index: pd.Index, links: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Firm codes (positions in ``ids``) of each link's seller and buyer: through the rows of the vintage's
+    firms (``seller_row``/``buyer_row``, written by the ETL) when the links carry them, one look-up per firm
+    instead of one per link end; else by id (links read from a graph store, or an older cache)."""
+    if "seller_row" in links and "buyer_row" in links:
+        code_of_row = firm_codes(ids, firm_index)
+        return code_of_row[links.pop("seller_row").to_numpy(np.int64)], code_of_row[links.pop("buyer_row").to_numpy(np.int64)]
+    return firm_codes(ids, links.seller_id), firm_codes(ids, links.buyer_id)
+
+
 def build(cache: Cache, store: GraphStore | None = None, y0: int = 2005, y1: int = 2010, progress=None) -> Study:
     """The study of vintages ``y0`` and ``y1``. Links: the clean tables of the cache (the rows the graph store
     is loaded from), or, given a ``store``, its SUPPLIES relationships (``GraphStore.edges``; the same rows,
@@ -233,7 +249,7 @@ def build(cache: Cache, store: GraphStore | None = None, y0: int = 2005, y1: int
         f = cache.read(f"firms_{y}", columns=cols).set_index("tsr_id")
         f["pref"] = f.pref_code.astype("Int64")
         firms[y] = f
-    links = {y: store.edges(y) if store is not None else cache.read(f"links_{y}", columns=LINK_COLUMNS)
+    links = {y: store.edges(y) if store is not None else cache.read(f"links_{y}", columns=_link_columns(cache, y))
              for y in (y0, y1)}
     ids = firms[y0].index.union(firms[y1].index)
     if not ids.is_monotonic_increasing:  # codes in the order of the ids: sorting by codes sorts by ids
@@ -241,8 +257,7 @@ def build(cache: Cache, store: GraphStore | None = None, y0: int = 2005, y1: int
     ids_arrow = pa.array(ids)
     for y in (y0, y1):
         links[y]["parent_child"] = links[y].parent_child.astype(bool)
-        links[y]["s"] = firm_codes(ids_arrow, links[y].seller_id)
-        links[y]["b"] = firm_codes(ids_arrow, links[y].buyer_id)
+        links[y]["s"], links[y]["b"] = _endpoint_codes(ids_arrow, firms[y].index, links[y])
     jsic = cache.read("industry_jsic")
     ch = cache.read("industry_characteristics").set_index("jsic3")
     ch["ratio"] = ch.rho / (ch.rho - 1)

@@ -98,8 +98,10 @@ def build_links(root: Path, year: int, firm_ids: pd.Series, encoding: str | None
     the position in the sorted firm ids, or past the end for an id absent from the company file."""
     ck = read_checked(root, LINKAGE, year, encoding)
     df = ck.rows
-    known = pa.array(firm_ids, type=pa.string()).unique()
+    firm_arr = pa.array(firm_ids, type=pa.string())
+    known = firm_arr.unique()
     known = known.take(pc.array_sort_indices(known))
+    known_row = pc.index_in(known, value_set=firm_arr).to_numpy(zero_copy_only=False).astype(np.int64)
     reporter, partner = (_codes(df[c], known) for c in ("tsr_id", "partner_id"))
     relation = np.select([(df.relation == r).to_numpy() for r in ("supplier", "customer")], [0, 1], 2)
     n = np.int64(max(reporter.max(initial=0), partner.max(initial=0)) + 1)
@@ -116,7 +118,8 @@ def build_links(root: Path, year: int, firm_ids: pd.Series, encoding: str | None
         ck.reject(mask, col, reason, key=reason)
     kept = df.index.get_indexer(ck.rows.index)
     rep = ck.report()
-    links = two_way_match(ck.rows, year, (reporter[kept], partner[kept], pd.Index(known.to_numpy(zero_copy_only=False))))
+    links = two_way_match(ck.rows, year, (reporter[kept], partner[kept], pd.Index(known.to_numpy(zero_copy_only=False))),
+                          code_rows=known_row)
     rep.notes = {"links": len(links), **{f"reported_by_{k}": int(v) for k, v in links.reported_by.value_counts().items()},
                  "parent_child_links": int(links.parent_child.sum())}
     return links, rep, ck.quarantine()
@@ -133,14 +136,16 @@ def _codes(ids: pd.Series, known: pa.Array) -> np.ndarray:
     return out
 
 
-def two_way_match(reports: pd.DataFrame, year: int,
-                  codes: tuple[np.ndarray, np.ndarray, pd.Index] | None = None) -> pd.DataFrame:
+def two_way_match(reports: pd.DataFrame, year: int, codes: tuple[np.ndarray, np.ndarray, pd.Index] | None = None,
+                  code_rows: np.ndarray | None = None) -> pd.DataFrame:
     """Merge buyer-side (``supplier``) and seller-side (``customer``) reports (no duplicate report) into one
     row per directed pair with ``reported_by`` in {buyer, seller, both} and each side's rank (paper
     section 2), sorted by buyer, then seller.
 
     Pairs are matched on integer firm codes: ``codes`` = (reporter codes, partner codes, the ids in code
-    order, sorted), else the sorted ids of ``reports`` are coded here."""
+    order, sorted), else the sorted ids of ``reports`` are coded here. With ``code_rows`` (the row of each
+    coded id in the vintage's clean company table) the links also carry ``seller_row`` and ``buyer_row``,
+    so that later steps find a link's firms by position instead of looking its ids up again."""
     if codes is None:
         c, ids = pd.factorize(pd.concat([reports.tsr_id, reports.partner_id], ignore_index=True), sort=True)
         codes = (c[:len(reports)].astype(np.int64), c[len(reports):].astype(np.int64), ids)
@@ -168,21 +173,27 @@ def two_way_match(reports: pd.DataFrame, year: int,
                         "reported_by": np.select([has_b & has_s, has_b], ["both", "buyer"], "seller"),
                         "parent_child": parent_child})
     out["year"] = year
+    if code_rows is not None:
+        out["seller_row"], out["buyer_row"] = code_rows[seller].astype(np.int32), code_rows[buyer].astype(np.int32)
     return out
 
 
 def add_distances(links: pd.DataFrame, firms: pd.DataFrame) -> pd.DataFrame:
-    """Great-circle distance (km) between seller and buyer; NaN where either lacks coordinates."""
+    """Great-circle distance (km) between seller and buyer; NaN where either lacks coordinates. Links with
+    ``seller_row``/``buyer_row`` (``two_way_match``) find their firms by those rows of ``firms``."""
     ids = pa.array(firms.tsr_id, type=pa.string())
     lat, lon = firms.lat.to_numpy(dtype=float, na_value=np.nan), firms.lon.to_numpy(dtype=float, na_value=np.nan)
 
-    def at(col: str) -> tuple[np.ndarray, np.ndarray]:
-        pos = pc.index_in(pa.array(links[col], type=pa.string()), value_set=ids).fill_null(-1).to_numpy(
-            zero_copy_only=False)
+    def at(side: str) -> tuple[np.ndarray, np.ndarray]:
+        if f"{side}_row" in links:  # the row of the firm in ``firms``, from the two-way match
+            pos = links[f"{side}_row"].to_numpy(np.int64)
+        else:
+            pos = pc.index_in(pa.array(links[f"{side}_id"], type=pa.string()), value_set=ids).fill_null(-1).to_numpy(
+                zero_copy_only=False)
         ok = pos >= 0
         return np.where(ok, lat[pos], np.nan), np.where(ok, lon[pos], np.nan)
 
-    (slat, slon), (blat, blon) = at("seller_id"), at("buyer_id")
+    (slat, slon), (blat, blon) = at("seller"), at("buyer")
     links = links.copy()
     links["dist_km"] = haversine_km(slat, slon, blat, blon)
     return links

@@ -54,6 +54,21 @@ def test_study_links_from_the_cache_equal_the_stores_edges(cache, store):
         pd.testing.assert_frame_equal(a, b.astype(a.dtypes.to_dict()), check_exact=False, rtol=1e-12)
 
 
+def test_study_without_link_rows_gives_the_same_codes(cache, monkeypatch):
+    """Links read without their firms' rows (a graph store's edges, a cache written before the ETL kept
+    them) are coded by id: the same codes as through the rows, and as pandas' positions."""
+    import analytics.study as study_mod
+
+    assert study_mod._link_columns(cache, 2005)[-2:] == ["seller_row", "buyer_row"]
+    by_rows = study_mod.build(cache, None, 2005, 2010)
+    monkeypatch.setattr(study_mod, "_link_columns", lambda c, y: study_mod.LINK_COLUMNS)
+    by_id = study_mod.build(cache, None, 2005, 2010)
+    for y in (2005, 2010):
+        assert "seller_row" not in by_rows.links[y]
+        pd.testing.assert_frame_equal(by_id.links[y], by_rows.links[y])
+        assert (by_rows.links[y].b.to_numpy() == by_rows.ids.get_indexer(by_rows.links[y].buyer_id)).all()
+
+
 def test_firm_codes_equal_pandas_positions(st):
     """Integer firm codes by Arrow's lookup equal pandas' positions, −1 for unknown ids, any input type."""
     from analytics.study import firm_codes
