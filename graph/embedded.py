@@ -39,7 +39,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from etl.pipeline import Cache
-from graph.model import firm_table, industry_table, prefecture_table
+from graph.model import firm_arrow, industry_table, prefecture_table
 from graph.store import WRITE_STAMP, GraphStore, QueryError, StoreError, first_line, stamp_params
 
 ENGINE = "ladybug"
@@ -173,7 +173,7 @@ def _build(db_path: Path, cache: Cache, years: list[int], step) -> dict:
     for ddl in SCHEMA:
         conn.execute(ddl)
     step("firms")
-    firms = pa.Table.from_pandas(firm_table(cache, years), preserve_index=False)
+    firms = firm_arrow(cache, years)
     industries = pa.Table.from_pandas(industry_table(cache), preserve_index=False)
     tables = {"Firm": firms, "Prefecture": pa.Table.from_pandas(prefecture_table(), preserve_index=False),
               "Industry": industries,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from etl.geo import prefectures
 from etl.pipeline import Cache
@@ -24,29 +25,54 @@ _FIRM_SOURCE = ["tsr_id", "name", "address", "pref_code", "municipality_code", "
 LINK_PROPS = ["year", "dist_km", "reported_by", "parent_child", "rank_by_buyer", "rank_by_seller"]
 
 
-def firm_table(cache: Cache, years: list[int]) -> pd.DataFrame:
-    """One row per firm over ``years``: latest vintage's attributes and the list of its vintages."""
+def firm_arrow(cache: Cache, years: list[int]) -> pa.Table:
+    """One row per firm over ``years`` (columns ``FIRM_PROPS``): the attributes of the latest vintage whose
+    company file lists it, and ``years``, the vintages whose company files list it. Rows: the firms of each
+    vintage absent from every later one, vintage by vintage, in their order in the clean company tables.
+    Built with Arrow's hash look-ups and kernels (no per-firm Python objects: 850k firms)."""
     ys = sorted(int(y) for y in years)
-    parts = [cache.read(f"firms_{y}", columns=_FIRM_SOURCE) for y in ys]
-    allf = pd.concat(parts, ignore_index=True)
-    code = pd.factorize(allf.tsr_id)[0]
-    vintage_bit = np.repeat(np.left_shift(1, np.arange(len(ys), dtype=np.int64)), [len(x) for x in parts])
-    present = np.zeros(code.max() + 1 if len(code) else 0, np.int64)  # bit i set: in the company file of ys[i]
-    np.bitwise_or.at(present, code, vintage_bit)
-    keep = ~allf.tsr_id.duplicated(keep="last").to_numpy()
-    latest = allf[keep].reset_index(drop=True)
-    lists = {m: [y for i, y in enumerate(ys) if m >> i & 1] for m in np.unique(present).tolist()}
-    manufacturing = cache.read("industry_jsic").set_index("jsic4").manufacturing
-    return pd.DataFrame({
-        "tsr_id": latest.tsr_id, "name": latest.name, "address": latest.address,
-        "pref": latest.pref_code.astype("Int64").to_numpy(), "muni": latest.municipality_code,
-        "lat": latest.lat.to_numpy(float), "lon": latest.lon.to_numpy(float),
-        "geo_precision": latest.geo_precision, "jsic4": latest.jsic4, "jsic3": latest.jsic3,
-        "manufacturing": manufacturing.reindex(latest.jsic4).fillna(0).astype(int).to_numpy() == 1,
-        "employees": latest.employees.astype("Int64").to_numpy(), "sales": latest.sales.to_numpy(float),
-        "founded": latest.founded.astype("Int64").to_numpy(),
-        "years": pd.Series([list(lists[m]) for m in present[code[keep]].tolist()], dtype=object),
+    parts = [cache.read_arrow(f"firms_{y}", columns=_FIRM_SOURCE) for y in ys]
+    ids = [_string(t["tsr_id"]) for t in parts]
+    keep = [pc.invert(_in_any(ids[i], ids[i + 1:])) for i in range(len(ys))]  # ids: the company file's key
+    latest = pa.concat_tables([t.filter(k) for t, k in zip(parts, keep, strict=True)])
+    lid = _string(latest["tsr_id"])
+    present = np.column_stack([pc.is_in(lid, value_set=i).to_numpy(zero_copy_only=False) for i in ids]) \
+        if ys else np.zeros((0, 0), bool)
+    offsets = np.r_[0, np.cumsum(present.sum(axis=1))].astype(np.int32)
+    years_list = pa.ListArray.from_arrays(pa.array(offsets), pa.array(np.broadcast_to(np.array(ys, np.int64),
+                                                                                          present.shape)[present]))
+    ind = cache.read_arrow("industry_jsic", ["jsic4", "manufacturing"])
+    mfg = ind.filter(pc.equal(ind["manufacturing"], 1))["jsic4"]
+    return pa.table({
+        "tsr_id": lid, "name": _string(latest["name"]), "address": _string(latest["address"]),
+        "pref": latest["pref_code"].cast(pa.int64()), "muni": _string(latest["municipality_code"]),
+        "lat": latest["lat"].cast(pa.float64()), "lon": latest["lon"].cast(pa.float64()),
+        "geo_precision": _string(latest["geo_precision"]), "jsic4": _string(latest["jsic4"]),
+        "jsic3": _string(latest["jsic3"]),
+        "manufacturing": pc.fill_null(pc.is_in(latest["jsic4"], value_set=mfg.cast(latest["jsic4"].type)), False),
+        "employees": latest["employees"].cast(pa.int64()), "sales": latest["sales"].cast(pa.float64()),
+        "founded": latest["founded"].cast(pa.int64()), "years": years_list,
     })
+
+
+def _string(col: pa.ChunkedArray) -> pa.Array:
+    return col.combine_chunks().cast(pa.large_string()) if len(col) else pa.array([], pa.large_string())
+
+
+def _in_any(ids: pa.Array, later: list[pa.Array]) -> pa.Array:
+    """Is each id in any of the ``later`` id arrays?"""
+    out = pa.array(np.zeros(len(ids), bool))
+    for other in later:
+        out = pc.or_(out, pc.is_in(ids, value_set=other))
+    return out
+
+
+def firm_table(cache: Cache, years: list[int]) -> pd.DataFrame:
+    """``firm_arrow`` as pandas: nullable integers (``Int64``), ``years`` as lists."""
+    t = firm_arrow(cache, years)
+    df = t.drop_columns(["years"]).to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
+    df["years"] = pd.Series(t["years"].to_pylist(), dtype=object)
+    return df
 
 
 def link_arrow(cache: Cache, years: list[int]) -> pa.Table:
