@@ -113,7 +113,8 @@ class StoreLoad:
         from graph.store import first_line
 
         self.reused, self.error, self.seconds, self._proc = False, None, 0.0, None
-        s = open_store(kind, path=work / "graph.lbdb", **kw)
+        self.kind, self.path = kind, work / "graph.lbdb"
+        s = open_store(kind, path=self.path, **kw)
         try:
             s.check_reachable()
             fresh = s.is_current(cache, years)
@@ -138,6 +139,21 @@ class StoreLoad:
     @property
     def loading(self) -> bool:
         return self._proc is not None
+
+    def cancel(self) -> None:
+        """Stop a load still running (the run failed). The store is left as it was before the load; the
+        embedded store's half-built copy is removed."""
+        if self._proc is None:
+            return
+        self._proc.kill()
+        self._proc.wait()
+        self._proc = None
+        self._out.close()
+        self._err.close()
+        if self.kind == "embedded":
+            from graph.embedded import clean_leftovers
+
+            clean_leftovers(self.path)
 
     def wait(self) -> str | None:
         if self._proc is None:
@@ -191,10 +207,23 @@ def run_all(data_root: str | Path, out_dir: str | Path, store: str = "embedded",
     truth = json.loads(truth_path.read_text()) if truth_path.exists() else None
     with steps("run-all", quiet=quiet) as st:
         st("etl")
-        etl_report = run_etl(root, work, progress=None, need_vintages=[y0, y1], need_surveys=[y0, y1])
+        said, loads = [], []  # the store starts loading once the vintages are clean, beside the survey's ETL
+
+        def start_load() -> None:
+            loads.append(StoreLoad(store, work, Cache(work), [y0, y1], said.append, **store_kw))
+
+        try:
+            etl_report = run_etl(root, work, progress=None, need_vintages=[y0, y1], need_surveys=[y0, y1],
+                                 after_vintages=start_load)
+        except BaseException:
+            for ld in loads:
+                ld.cancel()
+            raise
         cache = Cache(work)
         st("graph store")
-        load = StoreLoad(store, work, cache, [y0, y1], st, **store_kw)
+        load = loads[0] if loads else StoreLoad(store, work, cache, [y0, y1], said.append, **store_kw)
+        for m in said:
+            st(m)
         fns = [(f, None) for f in descriptives.all_descriptives() + regressions.all_regressions()
                + offshoring.all_offshoring() + robustness.all_robustness()]
         fns = [(f, d) for f, d in fns + [(f, out / "figures") for f in figures.all_figures()]

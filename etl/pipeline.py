@@ -15,6 +15,7 @@ import multiprocessing as mp
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -315,8 +316,10 @@ def _missing(root: Path, vintages_needed: list[int], present: list[int], surveys
 
 def run_etl(root: Path, work: Path | None = None, years: list[int] | None = None, encoding: str | None = None,
             force: bool = False, progress=None, *, need_vintages: list[int] = (), need_surveys: list[int] = (),
-            warn_share: float = WARN_REJECTED_SHARE) -> dict:
+            warn_share: float = WARN_REJECTED_SHARE, after_vintages: Callable[[], None] | None = None) -> dict:
     """Run (or reuse) every ETL part for ``years`` (default: all vintages); return the load report.
+    ``after_vintages`` is called once the industry files and every vintage of ``need_vintages`` are in the
+    cache, before the survey is read and matched (``run-all`` starts loading the graph store there).
 
     The report also lists ``warnings`` (files whose rejected share exceeds ``warn_share``, no survey file)
     and is written to ``<work>/cache/load_report.json``. Raises EtlError, after writing the report, when a
@@ -356,6 +359,8 @@ def run_etl(root: Path, work: Path | None = None, years: list[int] | None = None
         cache.manifest.pop("geo", None)
     out |= etl_vintages(root, [y for y in todo if y in present], cache, encoding, force, Geocoder(changes), step)
     all_years = [y for y in present if f"tsr/{y}" in cache.manifest]
+    if after_vintages and "industry" in cache.manifest and set(need_vintages) <= set(all_years):
+        after_vintages()
     step("BSJBSA survey and match")
     out["bsjbsa"] = etl_bsjbsa(root, cache, all_years, encoding, force)
     problems += [r["error"] for r in out.values() if r.get("error")]

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -227,6 +228,31 @@ def test_survey_file_entirely_rejected_stops_etl(tmp_path):
     assert not Cache(root / ".prodnet").path("bsjbsa").exists()
 
 
+def test_run_all_stops_the_store_load_when_the_survey_fails(tmp_path, monkeypatch):
+    """run-all starts loading the graph store once the vintages are clean; when the survey's ETL then
+    fails, the loading process is stopped and its half-built store removed, and the error is the survey's."""
+    import psutil
+
+    import analytics.run as run_mod
+    from analytics import run_all
+
+    root = _fresh(tmp_path)
+    p = root / "bsjbsa/2004.csv"
+    write_csv(p, read_raw(p).assign(jsic3="9x"))
+    pids, real = [], run_mod.StoreLoad.cancel
+
+    def cancel(self):
+        pids.append(self._proc.pid if self._proc else None)
+        real(self)
+
+    monkeypatch.setattr(run_mod.StoreLoad, "cancel", cancel)
+    with pytest.raises(EtlError, match="bsjbsa/2004.csv: all .* rows rejected"):
+        run_all(root, tmp_path / "out", quiet=True)
+    assert len(pids) == 1 and pids[0] is not None
+    assert not psutil.pid_exists(pids[0]) or psutil.Process(pids[0]).status() == psutil.STATUS_ZOMBIE
+    assert not list((root / ".prodnet").glob(".graph.lbdb.building-*"))
+
+
 def test_missing_vintage_folder(tmp_path):
     root = _fresh(tmp_path)
     shutil.rmtree(root / "tsr/2005")
@@ -310,6 +336,49 @@ def test_run_etl_on_fixture_is_idempotent(loaded):
     again = run_etl(root)
     assert all(again[k].get("reused") for k in ("industry", "tsr/2005", "tsr/2010", "bsjbsa"))
     pd.testing.assert_frame_equal(Cache(root / ".prodnet").read("links_2010"), before)
+
+
+def test_link_rows_point_at_their_firms_and_give_the_distances(loaded):
+    """The clean links carry the rows of their seller and buyer in the vintage's clean company table; the
+    distances computed through those rows equal a haversine by id (pandas merge, numpy formula)."""
+    _, _, cache, _ = loaded
+    for y in (2005, 2010):
+        f, l = cache.read(f"firms_{y}"), cache.read(f"links_{y}")
+        assert len(l) > 0
+        assert (f.tsr_id.to_numpy()[l.seller_row] == l.seller_id.to_numpy()).all()
+        assert (f.tsr_id.to_numpy()[l.buyer_row] == l.buyer_id.to_numpy()).all()
+        pos = f[["tsr_id", "lat", "lon"]].astype({"tsr_id": str, "lat": float, "lon": float})
+        m = (l.astype({"seller_id": str, "buyer_id": str})
+             .merge(pos.rename(columns=lambda c: "s_" + c), left_on="seller_id", right_on="s_tsr_id")
+             .merge(pos.rename(columns=lambda c: "b_" + c), left_on="buyer_id", right_on="b_tsr_id"))
+        p1, p2 = np.radians(m.s_lat), np.radians(m.b_lat)
+        h = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(np.radians(m.b_lon - m.s_lon) / 2) ** 2
+        want = 2 * 6371.0088 * np.arcsin(np.sqrt(h))
+        assert len(m) == len(l) and np.allclose(m.dist_km.astype(float), want, rtol=1e-9, equal_nan=True)
+
+
+def test_graph_firm_rows_equal_pandas(loaded):
+    """The Firm nodes a load writes (``firm_arrow``, and ``firm_table`` as pandas): one row per firm with the
+    latest vintage's attributes and the vintages listing it, recomputed here with pandas on the hand root."""
+    from graph.model import firm_arrow, firm_table
+
+    _, _, cache, _ = loaded
+    f05, f10 = (cache.read(f"firms_{y}").astype({"tsr_id": str}) for y in (2005, 2010))
+    only05, only10 = set(f05.tsr_id) - set(f10.tsr_id), set(f10.tsr_id) - set(f05.tsr_id)
+    assert only05 and only10 and set(f05.tsr_id) & set(f10.tsr_id)  # exits, entrants and stayers
+    want = pd.concat([f05[f05.tsr_id.isin(only05)], f10]).set_index("tsr_id")
+    got = firm_table(cache, [2005, 2010]).astype({"tsr_id": str}).set_index("tsr_id")
+    assert firm_arrow(cache, [2005, 2010]).num_rows == len(got) == len(want) == got.index.nunique()
+    got = got.loc[want.index]
+    assert got.years.map(list).tolist() == [[2005] if i in only05 else [2010] if i in only10 else [2005, 2010]
+                                            for i in want.index]
+    for mine, theirs in (("name", "name"), ("address", "address"), ("muni", "municipality_code"), ("jsic4", "jsic4"),
+                         ("geo_precision", "geo_precision"), ("pref", "pref_code"), ("employees", "employees"),
+                         ("founded", "founded"), ("sales", "sales"), ("lat", "lat")):
+        a, b = got[mine].astype(object), want[theirs].astype(object)
+        assert [None if pd.isna(x) else x for x in a] == [None if pd.isna(x) else x for x in b], mine
+    mfg = set(cache.read("industry_jsic").query("manufacturing == 1").jsic4)
+    assert got.manufacturing.tolist() == [j in mfg for j in want.jsic4]
 
 
 def test_utf8_file_read_as_cp932_is_refused_not_garbled(tmp_path):
