@@ -178,3 +178,32 @@ def test_systematic_sample_marginals_and_at_least_one():
     assert draws[100_000:].any(1).all()  # second row sums to exactly 1
     assert draws[:100_000].sum(1).min() >= 2 and draws[:100_000].sum(1).max() <= 3  # sum 2.1
     assert not draws[:100_000, 4].any() and draws[:100_000, 5].all()
+
+
+def test_firm_text_equals_python_formatting():
+    """Names, phones and addresses are built with Arrow kernels from the draws; the same draws formatted
+    value by value in Python give the same text (an ``f"{a}-{s[:m]}-{s[m:m + 4]}"`` phone of 8 random digits,
+    ``N番M号`` block numbers, the prefecture name + municipality + town + block address)."""
+    from etl.geo import prefectures
+    from etl.synth import firms as fm
+    from etl.synth.industries import build_characteristics, build_jsic
+
+    pref = np.random.default_rng(1).integers(1, 48, 5000)
+    nums = np.random.default_rng(7).integers(0, 10**8, len(pref))
+    want = []
+    for p, x in zip(pref.tolist(), nums.tolist(), strict=True):
+        a = fm._AREA.get(p, f"0{200 + 17 * p}"[:4])
+        m, s = {2: 4, 3: 3}.get(len(a), 2), f"{x:08d}"
+        want.append(f"{a}-{s[:m]}-{s[m:m + 4]}")
+    assert fm._phone(pref, np.random.default_rng(7)).to_pylist() == want
+    assert {len(a) for a in (w.split("-")[0] for w in want)} == {2, 3, 4}  # every split of the 8 digits
+    jsic = build_jsic(SCALES["small"], np.random.default_rng(0))
+    theta = build_characteristics(jsic, np.random.default_rng(0)).set_index("jsic3").theta_prime
+    f = fm.build_firms(3000, 2800, 0.05, jsic, theta, np.random.default_rng(5))
+    assert f.banchi.str.fullmatch(r"[1-9][0-9]?番[1-9][0-9]?号").all()
+    pname = dict(zip(prefectures().pref_code, prefectures().name_ja, strict=True))
+    assert f.address.tolist() == [pname[p] + m + t + b for p, m, t, b in zip(f.pref_code, f.muni_name, f.town,
+                                                                             f.banchi, strict=True)]
+    forms = [next(x for x in fm._FORMS if n.startswith(x) or n.endswith(x)) for n in f.name]
+    assert all(n in (x + c, c + x) for n, c, x in zip(f.name, f.name_core, forms, strict=True))
+    assert f[["name", "phone", "address"]].dtypes.eq(f.tsr_id.dtype).all()  # pandas' text dtype, like the ids

@@ -134,8 +134,12 @@ def _arrow(s: pd.Series) -> pa.Array:
     return a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a
 
 
+_COMPANY_SOURCE = ["tsr_id", "name", "address", "muni_code", "muni_name", "banchi", "pref_code", "lat", "lon", "phone",
+                   "jsic4", "employees", "sales05", "sales10", "founded"]  # the firm columns company.csv is made of
+
+
 def _company(w: World, year: int, alive: np.ndarray, rng) -> tuple[pd.DataFrame, dict]:
-    f = w.firms[alive].copy()
+    f = w.firms.loc[alive, _COMPANY_SOURCE]
     n = len(f)
     provider = rng.random(n) < w.planted.provider_geocode_rate
     level = rng.choice(["district", "municipality", "prefecture"], size=n, p=[0.95, 0.04, 0.01])
