@@ -107,15 +107,17 @@ def build_links(root: Path, year: int, firm_ids: pd.Series, encoding: str | None
     n = np.int64(max(reporter.max(initial=0), partner.max(initial=0)) + 1)
     report_key = pd.Series((reporter * n + partner) * 3 + relation, index=df.index)
     absent = len(known)
-    rules = [
+    # a known id has one code in both columns; ids absent from the company file are coded per column
+    self_link = (reporter == partner) & (reporter < absent)
+    unknown = (reporter >= absent) & (partner >= absent)
+    self_link[unknown] = df.tsr_id.to_numpy()[unknown] == df.partner_id.to_numpy()[unknown]
+    ck.reject_in_turn([(m, col, reason, reason) for m, col, reason in (
         ((df.relation == "shareholder") & (df["rank"] > 3), "rank", "shareholder rank above 3"),
         (report_key.duplicated(keep="first"), "partner_id", "duplicate report"),
-        (df.tsr_id == df.partner_id, "partner_id", "self-link"),
+        (pd.Series(self_link, index=df.index), "partner_id", "self-link"),
         (pd.Series(reporter >= absent, index=df.index), "tsr_id", "reporting firm not in company file"),
         (pd.Series(partner >= absent, index=df.index), "partner_id", "partner not in company file"),
-    ]
-    for mask, col, reason in rules:
-        ck.reject(mask, col, reason, key=reason)
+    )])
     kept = df.index.get_indexer(ck.rows.index)
     rep = ck.report()
     links = two_way_match(ck.rows, year, (reporter[kept], partner[kept], pd.Index(known.to_numpy(zero_copy_only=False))),

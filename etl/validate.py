@@ -68,6 +68,24 @@ class Checked:
                          self.text.loc[bad.index, column].to_numpy() if column in self.text else "", reason)
             self.rows = self.rows[~mask]
 
+    def reject_in_turn(self, rules: list[tuple[object, str, str, str | None]], count_empty: bool = True) -> None:
+        """``reject`` for each (mask, column, reason, key) in turn, the rows filtered once at the end: a row is
+        counted under the first rule that holds for it, as with one ``reject`` after the other. Without
+        ``count_empty`` a rule that rejects no row leaves no key in the report."""
+        taken = np.zeros(len(self.rows), bool)
+        for mask, column, reason, key in rules:
+            m = self._align(mask) & ~taken
+            key = key or f"{column}: {reason}"
+            if count_empty or m.any():
+                self.rejected[key] = self.rejected.get(key, 0) + int(m.sum())
+            if m.any():
+                idx = self.rows.index[m]
+                self._record(self._rejected, self.lines[idx], column,
+                             self.text.loc[idx, column].to_numpy() if column in self.text else "", reason)
+                taken |= m
+        if taken.any():
+            self.rows = self.rows[~taken]
+
     def blank(self, mask, column: str, reason: str) -> None:
         """Set an optional value to missing where ``mask`` holds, and record it."""
         mask = self._align(mask)
@@ -173,15 +191,18 @@ def validate(raw: RawTable, spec: FileSpec) -> Checked:
         if empty.any():
             ck.reject(empty, spec.schema[0].name, "empty row (no value in any contract column)")
     parsed: dict[str, pd.Series] = {}
-    for col in sorted(spec.schema, key=lambda c: not c.required):  # rejections first, then blanking
-        if col.required:
-            missing = (ck.rows[col.name] == "").to_numpy()
-            if missing.any():
-                ck.reject(missing, col.name, "required value missing")
+    rules = []  # required columns: rejections in schema order, the rows filtered once (values are checked alone)
+    for col in (c for c in spec.schema if c.required):
+        rules.append((pd.Series((ck.rows[col.name] == "").to_numpy(), index=ck.rows.index), col.name,
+                      "required value missing", None))
+        masks, parsed[col.name] = _check(col, ck.rows[col.name])
+        rules += [(bad, col.name, reason, None) for bad, reason in masks]
+    ck.reject_in_turn(rules, count_empty=False)
+    for col in (c for c in spec.schema if not c.required):  # then blanking, on the rows kept
         masks, parsed[col.name] = _check(col, ck.rows[col.name])
         for bad, reason in masks:
             if bad.any():
-                (ck.reject if col.required else ck.blank)(bad, col.name, reason)
+                ck.blank(bad, col.name, reason)
     if spec.key:
         dup = ck.rows.duplicated(list(spec.key), keep="first").to_numpy()
         if dup.any():

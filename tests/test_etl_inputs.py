@@ -501,3 +501,31 @@ def test_vintages_in_worker_processes_equal_one_after_the_other(tmp_path, monkey
     assert ('"tsr/2010"' in m2) is not break_2010
     for name in t1:
         pd.testing.assert_frame_equal(t2[name], t1[name])
+
+
+@pytest.mark.parametrize("count_empty", [True, False])
+def test_rejections_in_turn_equal_one_after_the_other(count_empty):
+    """``Checked.reject_in_turn`` (one filtering) gives the rows, counts and quarantine of one ``reject``
+    after the other: overlapping rules, a rule left with nothing, a Series mask and an array mask."""
+    from etl.contract import RawTable
+    from etl.validate import Checked
+
+    frame = pd.DataFrame({"a": list("pqrstuvwxy"), "b": [str(i) for i in range(10)]})
+    raw = RawTable(Path("hand.csv"), "utf-8", frame, np.arange(2, 12),
+                   pd.DataFrame({"line": [], "value": [], "reason": []}))
+    rules = [(pd.Series([True, True] + [False] * 8, index=frame.index), "a", "first", None),
+             (np.array([False, True, True] + [False] * 7), "b", "second", "key two"),
+             (pd.Series([True] * 3 + [False] * 7, index=frame.index), "a", "nothing left", None),
+             (pd.Series([False] * 9 + [True], index=frame.index), "b", "last", None)]
+    one, turn = Checked(raw), Checked(raw)
+    for mask, col, reason, key in rules:  # an array mask is over the rows read: take the rows still there
+        m = mask.reindex(one.rows.index).to_numpy() if isinstance(mask, pd.Series) else mask[one.rows.index]
+        if count_empty or m.any():
+            one.reject(m, col, reason, key)
+    turn.reject_in_turn(rules, count_empty=count_empty)
+    pd.testing.assert_frame_equal(turn.rows, one.rows)
+    assert turn.rows.a.tolist() == list("stuvwx")
+    assert turn.rejected == one.rejected == ({"a: first": 2, "key two": 1, "a: nothing left": 0, "b: last": 1}
+                                             if count_empty else {"a: first": 2, "key two": 1, "b: last": 1})
+    pd.testing.assert_frame_equal(turn.quarantine(), one.quarantine())
+    assert turn.quarantine().line.tolist() == [2, 3, 4, 11]
