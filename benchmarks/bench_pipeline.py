@@ -88,7 +88,7 @@ def main() -> None:
         secs, rss, out, _, _ = sorted(runs, key=lambda r: r[0])[len(runs) // 2]
         rows = [{"what": f"prodnet synth --scale full (3,586,090 + 4,463,168 links), median of {len(runs)}",
                  "seconds": secs, "peak_rss_gib": rss, "runs_seconds": ", ".join(f"{r[0]:.1f}" for r in runs),
-                 "load_average_1_5_15": " | ".join(r[4] for r in runs)}, *synth_steps(out)]
+                 "load_average_1_5_15": "; ".join(r[4] for r in runs)}, *synth_steps(out)]
     if a.synth_only:
         old = json.loads((RESULTS / "pipeline_full.json").read_text())["rows"]
         print(save("pipeline_full", rows + [r for r in old if "synth" not in r["what"]]))
@@ -106,7 +106,7 @@ def main() -> None:
                  "peak_pss_tree_gib": med[3], "runs_seconds": ", ".join(f"{r[0]:.0f}" for r in runs),
                  "runs_peak_rss_gib": ", ".join(f"{r[1]:.2f}" for r in runs),
                  "runs_peak_pss_tree_gib": ", ".join(f"{r[3]:.2f}" for r in runs),
-                 "load_average_1_5_15": " | ".join(r[4] for r in runs)})
+                 "load_average_1_5_15": "; ".join(r[4] for r in runs)})
     secs, rss, _, tree = measured([*prodnet, "run-all", str(a.root), str(a.out)])
     rows.append({"what": "prodnet run-all again, inputs unchanged (clean tables, graph and exhibits reused)",
                  "seconds": secs, "peak_rss_gib": rss, "peak_pss_tree_gib": tree})
