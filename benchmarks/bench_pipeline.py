@@ -7,13 +7,20 @@ run-all's summary.json.
 
 ``--synth-only`` re-measures the generator (median of ``--repeats``) and replaces its rows in
 results/pipeline_full.json;
-``--keep-root`` measures run-all on the root already written and keeps the generator's rows.
+``--keep-root`` measures run-all on the root already written and keeps the generator's rows;
+``--scales`` also writes ``small`` and ``medium`` roots (same seed) next to ROOT, measures a clean run-all
+on each (median of ``--repeats``) and adds the scale table: time and peak RSS against links at the three
+scales, with the growth exponents d log(time) / d log(links) between consecutive scales (the full row is
+this run's); ``--scales-only`` measures only that table, taking the full row from the last measurement;
+``--all`` is ``--scales`` and then, in the same invocation on the same root, the DuckDB floors
+(``bench_floor``, the store run-all loaded) and Table 5 against pyfixest (``bench_table5``).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import re
 import shutil
 import statistics
@@ -75,8 +82,17 @@ def main() -> None:
     ap.add_argument("--synth-only", action="store_true")
     ap.add_argument("--keep-root", action="store_true",
                     help="run-all on the existing root; keep the synth rows of the last measurement")
+    ap.add_argument("--scales", action="store_true", help="also the small/medium/full scale table")
+    ap.add_argument("--scales-only", action="store_true", help="only the scale table (full row: last measurement)")
+    ap.add_argument("--all", action="store_true", help="--scales, then the floors and Table 5 on the same root")
     a = ap.parse_args()
+    a.scales = a.scales or a.all
     prodnet = [sys.executable, "-c", "from prodnet.cli import main; main()"]
+    if a.scales_only:
+        old = [r for r in json.loads((RESULTS / "pipeline_full.json").read_text())["rows"] if "scale" not in r["what"]]
+        full = next(r for r in old if r["what"].startswith("prodnet run-all (ETL"))
+        print(save("pipeline_full", old + scale_rows(prodnet, a.root, a.seed, a.repeats, full)))
+        return
     if a.keep_root:
         rows = [r for r in json.loads((RESULTS / "pipeline_full.json").read_text())["rows"] if "synth" in r["what"]]
     else:
@@ -101,7 +117,7 @@ def main() -> None:
         runs.append((secs, rss, json.loads((a.out / "summary.json").read_text()), tree, load_average()))
         time.sleep(5)
     med = sorted(runs, key=lambda r: r[0])[len(runs) // 2]
-    rows.append({"what": f"prodnet run-all (ETL + graph load + every table and figure), median of {a.repeats} "
+    rows.append(runall := {"what": f"prodnet run-all (ETL + graph load + every table and figure), median of {a.repeats} "
                  "clean runs", "seconds": statistics.median(r[0] for r in runs), "peak_rss_gib": med[1],
                  "peak_pss_tree_gib": med[3], "runs_seconds": ", ".join(f"{r[0]:.0f}" for r in runs),
                  "runs_peak_rss_gib": ", ".join(f"{r[1]:.2f}" for r in runs),
@@ -117,7 +133,48 @@ def main() -> None:
     rows += [{"what": f"disk: {what}", "size": f"{_du(p) / 1e6:,.0f} MB"}
              for what, p in (("embedded graph store (both vintages)", a.root / ".prodnet" / "graph.lbdb"),
                              ("Parquet cache (both vintages, survey, industry)", a.root / ".prodnet" / "cache"))]
+    if a.scales:
+        rows += scale_rows(prodnet, a.root, a.seed, a.repeats, runall)
     print(save("pipeline_full", rows))
+    if a.all:
+        for args in (["bench_floor", str(a.root), "--repeats", str(a.repeats), "--store",
+                      str(a.root / ".prodnet" / "graph.lbdb")],
+                     ["bench_table5", str(a.root), "--work", str(a.root.parent / f"{a.root.name}-table5")]):
+            subprocess.run([sys.executable, "-m", f"benchmarks.{args[0]}", *args[1:]], check=True)
+
+
+def scale_rows(prodnet: list[str], root: Path, seed: int, repeats: int, full: dict) -> list[dict]:
+    """Clean run-all at the ``small`` and ``medium`` scales (roots written next to ``root``), the ``full`` row
+    given, and the growth exponents between consecutive scales: log(t2/t1) / log(links2/links1) for the time
+    and the peak RSS of the largest process."""
+    from etl.synth import SCALES
+
+    measured_at = {}
+    for name in ("small", "medium"):
+        r = root.parent / f"{root.name}-{name}"
+        shutil.rmtree(r, ignore_errors=True)
+        subprocess.run([*prodnet, "synth", str(r), "--scale", name, "--seed", str(seed)], check=True,
+                       capture_output=True)
+        runs = []
+        for _ in range(repeats):
+            shutil.rmtree(r / ".prodnet", ignore_errors=True)
+            runs.append(measured([*prodnet, "run-all", str(r), str(r.parent / f"{r.name}-out")])[:2])
+        secs, rss = sorted(runs)[len(runs) // 2]
+        measured_at[name] = (secs, rss, ", ".join(f"{x[0]:.1f}" for x in runs))
+    measured_at["full"] = (full["seconds"], full["peak_rss_gib"], full.get("runs_seconds", ""))
+    out, prev = [], None
+    for name in ("small", "medium", "full"):
+        links = SCALES[name].links_2005 + SCALES[name].links_2010
+        secs, rss, runs = measured_at[name]
+        row = {"what": f"scale: run-all clean at {name} ({links:,} links), median of {repeats}", "links": links,
+               "seconds": secs, "peak_rss_gib": rss, "runs_seconds": runs}
+        if prev:
+            dl = math.log(links / prev[0])
+            row["time_exponent_vs_previous"] = round(math.log(secs / prev[1]) / dl, 3)
+            row["rss_exponent_vs_previous"] = round(math.log(rss / prev[2]) / dl, 3)
+        out.append(row)
+        prev = (links, secs, rss)
+    return out
 
 
 def load_average() -> str:
