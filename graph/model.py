@@ -36,8 +36,7 @@ def firm_arrow(cache: Cache, years: list[int]) -> pa.Table:
     keep = [pc.invert(_in_any(ids[i], ids[i + 1:])) for i in range(len(ys))]  # ids: the company file's key
     latest = pa.concat_tables([t.filter(k) for t, k in zip(parts, keep, strict=True)])
     lid = _string(latest["tsr_id"])
-    present = np.column_stack([pc.is_in(lid, value_set=i).to_numpy(zero_copy_only=False) for i in ids]) \
-        if ys else np.zeros((0, 0), bool)
+    present = np.column_stack([pc.is_in(lid, value_set=i).to_numpy(zero_copy_only=False) for i in ids])
     offsets = np.r_[0, np.cumsum(present.sum(axis=1))].astype(np.int32)
     years_list = pa.ListArray.from_arrays(pa.array(offsets), pa.array(np.broadcast_to(np.array(ys, np.int64),
                                                                                           present.shape)[present]))

@@ -55,14 +55,18 @@ def _phone(pref: np.ndarray, rng: np.random.Generator) -> pa.Array:
     return out
 
 
+def _pick(words, i: np.ndarray) -> pa.Array:
+    """``words[i]`` for each index, as an Arrow string array."""
+    return pa.array(words).take(pa.array(i))
+
+
 def _names(manufacturing: np.ndarray, rng: np.random.Generator) -> tuple[pa.Array, pa.Array]:
     n = len(manufacturing)
-    pick = lambda words, i: pa.array(words).take(pa.array(i))  # noqa: E731
-    stem = pc.if_else(pa.array(rng.random(n) < 0.6), pick(_SURNAMES, rng.integers(len(_SURNAMES), size=n)),
-                      pick(_BRANDS, rng.integers(len(_BRANDS), size=n)))
-    word = pc.if_else(pa.array(manufacturing == 1), pick(_WORDS_MFG, rng.integers(len(_WORDS_MFG), size=n)),
-                      pick(_WORDS_NON, rng.integers(len(_WORDS_NON), size=n)))
-    form = pick(_FORMS, rng.choice(3, size=n, p=[0.74, 0.21, 0.05]))
+    stem = pc.if_else(pa.array(rng.random(n) < 0.6), _pick(_SURNAMES, rng.integers(len(_SURNAMES), size=n)),
+                      _pick(_BRANDS, rng.integers(len(_BRANDS), size=n)))
+    word = pc.if_else(pa.array(manufacturing == 1), _pick(_WORDS_MFG, rng.integers(len(_WORDS_MFG), size=n)),
+                      _pick(_WORDS_NON, rng.integers(len(_WORDS_NON), size=n)))
+    form = _pick(_FORMS, rng.choice(3, size=n, p=[0.74, 0.21, 0.05]))
     prefix = pa.array(rng.random(n) < 0.55)
     core = _join(stem, word)
     return pc.if_else(prefix, _join(form, core), _join(core, form)), core
