@@ -64,7 +64,7 @@ def _assert_same(fast, plain, rel=1e-10):
 def test_specifications_from_one_design_equal_separate_fits_and_pyfixest(frame, monkeypatch):
     calls = []
     real = design_mod.demean
-    monkeypatch.setattr(design_mod, "demean", lambda x, ab: calls.append(x.shape[1]) or real(x, ab))
+    monkeypatch.setattr(design_mod, "demean", lambda x, ab, w=None: calls.append(x.shape[1]) or real(x, ab, w))
     monkeypatch.setattr(design_mod, "DEMEAN_COLUMNS", 100)  # one call per block of columns
     dsg = AbsorbedDesign(frame, ["y", "y2", "x1", "x2", "x3"])
     fast = {f: feiv(f, dsg, vcov=_vcov(v)) for f, v in SPECS}
@@ -88,7 +88,7 @@ def test_one_demeaning_for_the_same_rows_under_other_clusters(frame, monkeypatch
     share one demeaning and each equals its separate fit, nesting and first-stage statistics included."""
     calls = []
     real = design_mod.demean
-    monkeypatch.setattr(design_mod, "demean", lambda x, ab: calls.append(x.shape[1]) or real(x, ab))
+    monkeypatch.setattr(design_mod, "demean", lambda x, ab, w=None: calls.append(x.shape[1]) or real(x, ab, w))
     monkeypatch.setattr(design_mod, "DEMEAN_COLUMNS", 100)
     dsg = AbsorbedDesign(frame, ["y", "x1", "x2", "d", "z"])
     f = "y ~ x1 | a + g | d ~ z"

@@ -122,6 +122,31 @@ def test_singletons_dropped_iteratively():
     assert keep.tolist() == [True, True, False, False, False]
 
 
+def _singletons_by_rows(codes: np.ndarray) -> np.ndarray:
+    """Iterative singleton removal written over Python sets of rows, as a reference."""
+    kept = set(range(len(codes)))
+    while True:
+        drop = set()
+        for j in range(codes.shape[1]):
+            by_level: dict[int, list[int]] = {}
+            for i in kept:
+                by_level.setdefault(int(codes[i, j]), []).append(i)
+            drop |= {rows[0] for rows in by_level.values() if len(rows) == 1}
+        if not drop:
+            return np.array([i in kept for i in range(len(codes))])
+        kept -= drop
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_singleton_mask_equals_a_row_by_row_reference(seed):
+    # sparse random levels, so that dropping cascades over several rounds and some levels vanish entirely
+    rng = np.random.default_rng(seed)
+    codes = np.column_stack([rng.integers(0, 150, 300), rng.integers(0, 120, 300), rng.integers(0, 40, 300)])
+    keep = singleton_mask(codes.astype(np.uint64))
+    assert keep.tolist() == _singletons_by_rows(codes).tolist()
+    assert 0 < keep.sum() < len(keep)
+
+
 def test_collinear_regressor_is_dropped_with_warning(sim):
     df = sim.assign(f1_copy=sim.f1.astype(float))
     with pytest.warns(UserWarning, match="f1_copy"):

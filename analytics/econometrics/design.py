@@ -16,10 +16,11 @@ one per sample the specifications use, the demeaned columns of each (n × P doub
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cache
 
 import numpy as np
 import pandas as pd
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from analytics.econometrics.fixed_effects import Absorbed, absorb, demean, reclustered
 from analytics.econometrics.sample import bad_rows, column_norms, sample_columns, select, share_from_norms
@@ -42,11 +43,19 @@ def r_factor(m: np.ndarray) -> np.ndarray:
     return np.linalg.qr(np.vstack(rs), mode="r")
 
 
+@cache
+def _threadpools() -> ThreadpoolController:
+    """The process's thread pools, found once: finding them walks every loaded library (about 0.1 s with
+    the analytics stack loaded, which ``threadpool_limits`` pays on each call). BLAS is numpy's own, loaded
+    before this module."""
+    return ThreadpoolController()
+
+
 def one_blas_thread():
     """A context with BLAS on one thread: the estimators' BLAS calls are thin (n × p, p ≲ 10) or small,
     where thread start-up and synchronisation cost more than they give (a 6.2M × 7 QR by blocks took 0.9 s
     on one thread and 31 s on two on a busy 2-core machine)."""
-    return threadpool_limits(1, user_api="blas")
+    return _threadpools().limit(limits=1, user_api="blas")
 
 
 def missing(cache: dict, data: pd.DataFrame, col: str, numeric: bool) -> np.ndarray:
@@ -73,11 +82,11 @@ class AbsorbedSample:
         self._all = len(sel.rows) == sel.n_input
         self.fits: dict[str, object] = {}  # fits of this sample by specification and vcov (``iv._estimate``)
         if twin is not None:
-            self.absorbed = reclustered(twin.absorbed, sel.keys, vs.clusters) if twin.absorbed else None
+            self.absorbed = reclustered(twin.absorbed, sel.keys, vs.clusters, self.groups) if twin.absorbed else None
             self._blocks, self._where, self._skip, self._r = twin._blocks, twin._where, twin._skip, twin._r
             self.share, self.tss, self.ss_within = twin.share, twin.tss, twin.ss_within
             return
-        self.absorbed: Absorbed | None = absorb(sel.keys, fe, vs.clusters) if fe else None
+        self.absorbed: Absorbed | None = absorb(sel.keys, fe, vs.clusters, sel.codes, self.groups) if fe else None
         self._blocks: list[np.ndarray] = []
         self._where: dict[str, tuple[int, int]] = {}
         self._skip: set[str] = {CONST}  # design columns not complete on this sample (and the constant)
@@ -127,13 +136,14 @@ class AbsorbedSample:
         time: each column converges on its own, so this gives the values of one call on all of them, with
         temporaries (raw, scaled, demeaned copies) of a few columns instead of all."""
         w = np.empty((self.nobs, len(cols)), order="F")
+        ones = np.ones(self.nobs)  # the weights, shared by the calls
         norms = []
         for lo in range(0, len(cols), DEMEAN_COLUMNS):
             raw = self._raw_block(cols[lo:lo + DEMEAN_COLUMNS])
-            dm = demean(raw, self.absorbed)
-            norms.append(column_norms(raw, dm))
-            w[:, lo:lo + raw.shape[1]] = dm
-            del raw, dm
+            hi = lo + raw.shape[1]
+            w[:, lo:hi] = demean(raw, self.absorbed, ones)
+            norms.append(column_norms(raw, w[:, lo:hi]))
+            del raw
         return w, tuple(np.concatenate(x) for x in zip(*norms, strict=True))
 
     def complete(self, col: str) -> bool:

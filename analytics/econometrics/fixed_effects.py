@@ -48,17 +48,21 @@ def factorize(df: pd.DataFrame, names: list[str]) -> np.ndarray:
 
 
 def singleton_mask(codes: np.ndarray) -> np.ndarray:
-    """Rows to keep after iteratively dropping singletons of every FE set."""
+    """Rows to keep after iteratively dropping singletons of every FE set: a kept row is dropped when its
+    level of some set has one kept row."""
+    cols = [codes[:, j].astype(np.intp) for j in range(codes.shape[1])]
     keep = np.ones(codes.shape[0], bool)
+    every = True  # no row dropped yet: count on the whole column, without selecting
     while True:
         drop = np.zeros_like(keep)
-        for j in range(codes.shape[1]):
-            c = codes[keep, j]
-            counts = np.bincount(c.astype(np.int64))
-            drop[np.flatnonzero(keep)[counts[c.astype(np.int64)] == 1]] = True
+        for c in cols:
+            counts = np.bincount(c if every else c[keep], minlength=int(c.max(initial=-1)) + 1)
+            drop |= counts[c] == 1
+        drop &= keep
         if not drop.any():
             return keep
         keep &= ~drop
+        every = False
 
 
 def _rank(codes: list[np.ndarray], levels: list[int]) -> int:
@@ -86,19 +90,24 @@ def is_nested(fe: np.ndarray, cluster: np.ndarray) -> bool:
     return bool(np.array_equal(first[fe], cluster))
 
 
-def absorb(df: pd.DataFrame, names: list[str], clusters: str | Sequence[str] | None = ()) -> Absorbed:
+def absorb(df: pd.DataFrame, names: list[str], clusters: str | Sequence[str] | None = (),
+           codes: np.ndarray | None = None, groups: np.ndarray | None = None) -> Absorbed:
     """FE codes and absorbed df; an FE set nested in any of the cluster variables is marked nested
-    (reghdfe)."""
-    codes = factorize(df, names)
+    (reghdfe). ``codes``: the ``factorize`` codes of ``names`` on these rows, when the caller has them;
+    ``groups``: the cluster codes (``vcov.cluster_codes``), likewise."""
+    codes = factorize(df, names) if codes is None else codes
     levels = [int(codes[:, j].max()) + 1 if len(codes) else 0 for j in range(codes.shape[1])]
     df_a = _rank([codes[:, j] for j in range(codes.shape[1])], levels)
-    return reclustered(Absorbed(names, codes, levels, df_a, []), df, clusters)
+    return reclustered(Absorbed(names, codes, levels, df_a, []), df, clusters, groups)
 
 
-def reclustered(ab: Absorbed, df: pd.DataFrame, clusters: str | Sequence[str] | None = ()) -> Absorbed:
-    """``ab`` (the FE of the rows of ``df``) for other cluster variables: only the nesting changes."""
+def reclustered(ab: Absorbed, df: pd.DataFrame, clusters: str | Sequence[str] | None = (),
+                groups: np.ndarray | None = None) -> Absorbed:
+    """``ab`` (the FE of the rows of ``df``) for other cluster variables: only the nesting changes.
+    ``groups``: the codes of ``clusters`` (one column each), when the caller has them."""
     clusters = [clusters] if isinstance(clusters, str) else list(clusters or ())
-    cls = [pd.factorize(df[c])[0] for c in clusters]
+    cls = ([pd.factorize(df[c])[0] for c in clusters] if groups is None
+           else [groups[:, j] for j in range(groups.shape[1])])
     nested = [n for j, n in enumerate(ab.names) if any(is_nested(ab.codes[:, j], cl) for cl in cls)]
     return Absorbed(ab.names, ab.codes, ab.levels, ab.df_a, nested)
 
@@ -120,7 +129,8 @@ def demean(x: np.ndarray, ab: Absorbed | None, weights: np.ndarray | None = None
     sd = np.array([x[:, j].std() for j in range(x.shape[1])]) if x.flags.f_contiguous else x.std(axis=0)
     sd = np.where(sd > 0, sd, 1.0)
     w = np.ones(x.shape[0]) if weights is None else weights
-    xs = np.divide(x, sd, out=np.empty(x.shape))  # row-major, as the compiled code wants it
+    # in x's own memory order: the compiled code takes either and gives the same values
+    xs = np.divide(x, sd, out=np.empty(x.shape, order="F" if x.flags.f_contiguous else "C"))
     out, ok = _pf_demean(xs, np.ascontiguousarray(ab.codes), w, tol=DEMEAN_TOL)
     del xs
     if not ok:

@@ -125,7 +125,8 @@ def _fit(smp: AbsorbedSample, spec: Spec, vs: VcovSpec) -> Fit:
     Z = smp.w(zcols) if m else None
     xhat = Z @ pi if m else X
     e = y - X @ beta
-    V = sandwich(xhat, e, vs, K, groups, bread=np.linalg.inv(rxhat.T @ rxhat))
+    # X̂ is a temporary with instruments; without, it is X, which only the diagnostics of 2SLS read again
+    V = sandwich(xhat, e, vs, K, groups, bread=np.linalg.inv(rxhat.T @ rxhat), overwrite=True)
     rss = float(e @ e)
     names = xcols
     fit = Fit(

@@ -52,12 +52,14 @@ class Sample:
 @dataclass
 class Selection:
     """The rows of an estimation sample (positions in the frame handed in), their FE and cluster columns,
-    the rows handed in and the rows dropped by reason."""
+    the rows handed in and the rows dropped by reason; ``codes``, the FE's ``factorize`` codes on these
+    rows when they were computed on exactly these rows (None otherwise)."""
 
     rows: np.ndarray
     keys: pd.DataFrame
     n_input: int
     dropped: dict[str, int]
+    codes: np.ndarray | None = None
 
 
 def bad_rows(col: pd.Series, numeric: bool) -> np.ndarray:
@@ -104,15 +106,17 @@ def select(data: pd.DataFrame, numeric: list[str], fe: list[str], vs: VcovSpec, 
                               + (f"; missing per column: {worst}" if worst else ""))
     rows = np.flatnonzero(~bad)
     keys = data[list(dict.fromkeys([*fe, *vs.clusters]))].take(rows)
+    codes = None
     if fe and drop_singletons:
-        keep = singleton_mask(factorize(keys, fe))
+        codes = factorize(keys, fe)
+        keep = singleton_mask(codes)
         dropped["singletons"] = int((~keep).sum())
         if not keep.any():
             raise EstimationError(f"0 rows after dropping {dropped['singletons']:,} singletons of the fixed effects "
                                   f"{' + '.join(fe)} ({len(keys):,} complete rows)")
         if not keep.all():
-            rows, keys = rows[keep], keys[keep]
-    return Selection(rows, keys, n_input, dropped)
+            rows, keys, codes = rows[keep], keys[keep], None
+    return Selection(rows, keys, n_input, dropped, codes)
 
 
 def prepare(data: pd.DataFrame, numeric: list[str], fe: list[str], vs: VcovSpec,

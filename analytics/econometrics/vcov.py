@@ -103,14 +103,16 @@ def small_factor(kind: str, n: int, k: int, g: int | None) -> float:
 
 
 def sandwich(xhat: np.ndarray, resid: np.ndarray, spec: VcovSpec, k: int, groups=None,
-             bread: np.ndarray | None = None) -> np.ndarray:
+             bread: np.ndarray | None = None, overwrite: bool = False) -> np.ndarray:
     """Variance of (X̂'X̂)⁻¹X̂'y with the small-sample factor for K = ``k``; ``bread``: (X̂'X̂)⁻¹ when the
-    caller has it (e.g. from the R factor of a QR decomposition)."""
+    caller has it (e.g. from the R factor of a QR decomposition); ``overwrite``: the scores may be formed
+    in ``xhat``'s memory (no n × p temporary), which the caller does not read again."""
     n = xhat.shape[0]
     bread = np.linalg.inv(xhat.T @ xhat) if bread is None else bread
     if spec.kind == "iid":
         return bread * (resid @ resid) / (n - k)
-    m = meat(xhat * resid[:, None], spec.kind, groups)
+    scores = np.multiply(xhat, resid[:, None], out=xhat if overwrite else None)
+    m = meat(scores, spec.kind, groups)
     return bread @ m @ bread * small_factor(spec.kind, n, k, n_clusters(groups))
 
 
