@@ -181,19 +181,13 @@ def two_way_match(reports: pd.DataFrame, year: int, codes: tuple[np.ndarray, np.
 
 
 def add_distances(links: pd.DataFrame, firms: pd.DataFrame) -> pd.DataFrame:
-    """Great-circle distance (km) between seller and buyer; NaN where either lacks coordinates. Links with
-    ``seller_row``/``buyer_row`` (``two_way_match``) find their firms by those rows of ``firms``."""
-    ids = pa.array(firms.tsr_id, type=pa.string())
+    """Great-circle distance (km) between seller and buyer; NaN where either lacks coordinates. The links
+    find their firms by ``seller_row``/``buyer_row``, their rows in ``firms`` (``build_links``)."""
     lat, lon = firms.lat.to_numpy(dtype=float, na_value=np.nan), firms.lon.to_numpy(dtype=float, na_value=np.nan)
 
     def at(side: str) -> tuple[np.ndarray, np.ndarray]:
-        if f"{side}_row" in links:  # the row of the firm in ``firms``, from the two-way match
-            pos = links[f"{side}_row"].to_numpy(np.int64)
-        else:
-            pos = pc.index_in(pa.array(links[f"{side}_id"], type=pa.string()), value_set=ids).fill_null(-1).to_numpy(
-                zero_copy_only=False)
-        ok = pos >= 0
-        return np.where(ok, lat[pos], np.nan), np.where(ok, lon[pos], np.nan)
+        pos = links[f"{side}_row"].to_numpy(np.int64)
+        return lat[pos], lon[pos]
 
     (slat, slon), (blat, blon) = at("seller"), at("buyer")
     links = links.copy()
