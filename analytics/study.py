@@ -56,10 +56,26 @@ class Study:
         return self._memo[key]
 
     def code(self, tsr_ids) -> np.ndarray:
-        """Integer firm code (position in ``ids``) of each id; −1 for an id of neither vintage."""
-        if "ids_arrow" not in self._arrays:  # shared by variants
-            self._arrays["ids_arrow"] = pa.array(self.ids)
-        return firm_codes(self._arrays["ids_arrow"], tsr_ids)
+        """Integer firm code (position in ``ids``) of each id; −1 for an id of neither vintage.
+
+        Two look-ups, the same codes: a hash table of ``ids`` built once per study (pandas' engine of an
+        object index, kept with the firm arrays), probed value by value, for up to ``SMALL_LOOKUP`` ids
+        (buyer samples); Arrow's vectorised ``firm_codes`` for more, which hashes all of ``ids`` on each
+        call (about 0.3 s for 900k firms) but probes several times faster."""
+        if len(tsr_ids) > SMALL_LOOKUP or not isinstance(tsr_ids, pd.Index | pd.Series | np.ndarray):
+            if "ids_arrow" not in self._arrays:  # shared by variants
+                self._arrays["ids_arrow"] = pa.array(self.ids)
+            return firm_codes(self._arrays["ids_arrow"], tsr_ids)
+        if "ids_object" not in self._arrays:
+            self._arrays["ids_object"] = pd.Index(np.asarray(self.ids, dtype=object))
+        return self._arrays["ids_object"].get_indexer(tsr_ids).astype(np.int64)
+
+    def firm_index_codes(self, year: int) -> np.ndarray:
+        """``code(firms[year].index)``, computed once (firms only: shared by variants)."""
+        key = ("firm_codes", year)
+        if key not in self._arrays:
+            self._arrays[key] = self.code(self.firms[year].index)
+        return self._arrays[key]
 
     @property
     def both(self) -> pd.Index:
@@ -69,7 +85,9 @@ class Study:
     def both_mask(self) -> np.ndarray:
         """By firm code: present in both vintages."""
         if "both_mask" not in self._arrays:  # firms only: shared by variants
-            self._arrays["both_mask"] = self.code_mask(self.both)
+            m0, m1 = (np.zeros(len(self.ids), bool) for _ in range(2))
+            m0[self.firm_index_codes(self.y0)], m1[self.firm_index_codes(self.y1)] = True, True
+            self._arrays["both_mask"] = m0 & m1
         return self._arrays["both_mask"]
 
     def code_mask(self, tsr_ids) -> np.ndarray:
@@ -81,7 +99,11 @@ class Study:
 
     def in_vintage(self, year: int, tsr_ids) -> np.ndarray:
         """By element of ``tsr_ids``: a firm of vintage ``year`` (integer codes, no string matching)."""
-        present = self.memo(("in_vintage", year), lambda: self.code_mask(self.firms[year].index))
+        def compute():
+            m = np.zeros(len(self.ids), bool)
+            m[self.firm_index_codes(year)] = True
+            return m
+        present = self.memo(("in_vintage", year), compute)
         c = self.code(tsr_ids)
         return (c >= 0) & present[np.maximum(c, 0)]
 
@@ -97,7 +119,7 @@ class Study:
         key = (year, col)
         if key not in self._arrays:
             f = self.firms[year][col]
-            idx = self.code(f.index)
+            idx = self.firm_index_codes(year)
             if f.dtype.kind in "fiub":
                 out = np.full(len(self.ids), np.nan)
                 out[idx] = f.to_numpy(dtype=float, na_value=np.nan)
@@ -124,9 +146,12 @@ class Study:
         return set(self.jsic.loc[self.jsic.manufacturing == 1, "jsic4"])
 
     def mfg_mask(self, year: int | None = None) -> np.ndarray:
-        """By firm code: main industry in manufacturing (in ``year``, default the base vintage)."""
-        j = self.arr(year or self.y0, "jsic4")
-        return pd.Series(j).isin(self.mfg4()).to_numpy()
+        """By firm code: main industry in manufacturing (in ``year``, default the base vintage); computed once
+        (callers must not modify it)."""
+        key = ("mfg_mask", year or self.y0)
+        if key not in self._arrays:  # firms only: shared by variants
+            self._arrays[key] = pd.Series(self.arr(key[1], "jsic4")).isin(self.mfg4()).to_numpy()
+        return self._arrays[key]
 
     def clean_links(self, year: int) -> pd.DataFrame:
         """Links between firms of both vintages, parent–child pairs (in either vintage) removed."""
@@ -148,7 +173,8 @@ class Study:
         l = self.links[year]
         both = self.both_mask
         key = l.s.to_numpy(np.int64) * n + l.b.to_numpy()
-        return both[l.s.to_numpy()] & both[l.b.to_numpy()] & ~np.isin(key, pc)
+        # a hash look-up of the few parent–child keys (np.isin sorts all the keys)
+        return both[l.s.to_numpy()] & both[l.b.to_numpy()] & ~pd.Series(key).isin(pc).to_numpy()
 
     def sample_buyers(self, exclude_importers: bool = False) -> pd.Index:
         """Manufacturing buyers in both vintages matched to the BSJBSA (with both survey years)."""
@@ -209,6 +235,8 @@ def _status(survey: pd.DataFrame, y0: int, y1: int) -> pd.DataFrame:
 
 
 LINK_COLUMNS = ["seller_id", "buyer_id", "dist_km", "parent_child"]
+# ``Study.code``: up to this many ids are looked up in the study's own hash table, more with Arrow's
+SMALL_LOOKUP = 250_000
 
 
 def firm_codes(ids: pa.Array, values) -> np.ndarray:
@@ -227,12 +255,12 @@ def _link_columns(cache: Cache, year: int) -> list[str]:
     return LINK_COLUMNS + rows if len(rows) == 2 else LINK_COLUMNS
 
 
-def _endpoint_codes(ids: pa.Array, firm_index: pd.Index, links: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+def _endpoint_codes(ids: pa.Array, code_of_row: np.ndarray, links: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Firm codes (positions in ``ids``) of each link's seller and buyer: through the rows of the vintage's
-    firms (``seller_row``/``buyer_row``, written by the ETL) when the links carry them, one look-up per firm
-    instead of one per link end; else by id (links read from a graph store, or an older cache)."""
+    firms (``seller_row``/``buyer_row``, written by the ETL; ``code_of_row``: the code of each row) when the
+    links carry them, one look-up per firm instead of one per link end; else by id (links read from a graph
+    store, or an older cache)."""
     if "seller_row" in links and "buyer_row" in links:
-        code_of_row = firm_codes(ids, firm_index)
         return code_of_row[links.pop("seller_row").to_numpy(np.int64)], code_of_row[links.pop("buyer_row").to_numpy(np.int64)]
     return firm_codes(ids, links.seller_id), firm_codes(ids, links.buyer_id)
 
@@ -255,9 +283,10 @@ def build(cache: Cache, store: GraphStore | None = None, y0: int = 2005, y1: int
     if not ids.is_monotonic_increasing:  # codes in the order of the ids: sorting by codes sorts by ids
         ids = ids.sort_values()
     ids_arrow = pa.array(ids)
+    row_codes = {y: firm_codes(ids_arrow, firms[y].index) for y in (y0, y1)}
     for y in (y0, y1):
         links[y]["parent_child"] = links[y].parent_child.astype(bool)
-        links[y]["s"], links[y]["b"] = _endpoint_codes(ids_arrow, firms[y].index, links[y])
+        links[y]["s"], links[y]["b"] = _endpoint_codes(ids_arrow, row_codes[y], links[y])
     jsic = cache.read("industry_jsic")
     ch = cache.read("industry_characteristics").set_index("jsic3")
     ch["ratio"] = ch.rho / (ch.rho - 1)
@@ -279,11 +308,12 @@ def build(cache: Cache, store: GraphStore | None = None, y0: int = 2005, y1: int
     w = instrument.wes(cache.read("industry_world_exports"), y0, y1)
     shocks = pd.Index(sorted(mfg4)).intersection(w.index)  # eq. (18): manufacturing 4-digit industries only
     j4 = np.full(len(ids), None, object)
-    j4[firm_codes(ids_arrow, firms[y0].index)] = firms[y0].jsic4.to_numpy(object)
+    j4[row_codes[y0]] = firms[y0].jsic4.to_numpy(object)
     phi, phi_rows = instrument.exposure(links[y0], firms[y0].jsic4, shocks, seller_industry=j4[links[y0].s.to_numpy()])
     buyers["shock"] = pd.Series(phi @ w.reindex(shocks).to_numpy(), index=phi_rows).reindex(buyers.index).fillna(0.0)
     theta = instrument.firm_based_theta(firms[y0].sales, firms[y0].jsic3, ch.rho)
     ch["theta_firm"] = theta.theta_firm.reindex(ch.index)
     sectors = cache.read("bsjbsa_sectors") if cache.path("bsjbsa_sectors").exists() else pd.DataFrame()
+    arrays = {"ids_arrow": ids_arrow, **{("firm_codes", y): c for y, c in row_codes.items()}}
     return Study(y0, y1, firms, links, jsic, ch, survey, buyers, w, op, theta, cache.read("industry_wages"), ids=ids,
-                 sector_imports=sectors, exposure=(phi, phi_rows, shocks))
+                 sector_imports=sectors, exposure=(phi, phi_rows, shocks), _arrays=arrays)

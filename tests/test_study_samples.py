@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
@@ -69,18 +70,24 @@ def test_study_without_link_rows_gives_the_same_codes(cache, monkeypatch):
         assert (by_rows.links[y].b.to_numpy() == by_rows.ids.get_indexer(by_rows.links[y].buyer_id)).all()
 
 
-def test_firm_codes_equal_pandas_positions(st):
-    """Integer firm codes by Arrow's lookup equal pandas' positions, −1 for unknown ids, any input type."""
+def test_firm_codes_equal_pandas_positions(st, monkeypatch):
+    """Integer firm codes equal pandas' positions, −1 for unknown and missing ids, for every input type and
+    both look-ups (the study's own hash table for few ids, Arrow's for many)."""
+    import analytics.study as study_mod
     from analytics.study import firm_codes
 
     for y in (2005, 2010):
         l = st.links[y]
         assert (l.s.to_numpy() == st.ids.get_indexer(l.seller_id)).all()
         assert (l.b.to_numpy() == st.ids.get_indexer(l.buyer_id)).all()
-    probe = [st.ids[3], "no-such-firm", st.ids[0], st.ids[-1]]
-    want = [3, -1, 0, len(st.ids) - 1]
-    assert st.code(probe).tolist() == want
-    assert st.code(pd.Index(probe)).tolist() == want
+        assert (st.firm_index_codes(y) == st.ids.get_indexer(st.firms[y].index)).all()
+    probe = [st.ids[3], "no-such-firm", st.ids[0], st.ids[-1], None]
+    want = [3, -1, 0, len(st.ids) - 1, -1]
+    for small in (study_mod.SMALL_LOOKUP, 0):
+        monkeypatch.setattr(study_mod, "SMALL_LOOKUP", small)
+        for values in (probe, pd.Index(probe), pd.Series(probe, dtype="string[pyarrow]"), np.array(probe, object)):
+            assert st.code(values).tolist() == want, (small, type(values))
+        assert st.code(st.buyers.index).tolist() == st.ids.get_indexer(st.buyers.index).tolist()
     assert firm_codes(pa.array(st.ids), pd.Series(probe, dtype=object)).tolist() == want
 
 
