@@ -306,6 +306,27 @@ def table_5(st: Study) -> Exhibit:
 
 # ---------------------------------------------------------------- Table A4
 
+A4_DROP_REASONS = {"sales": "seller sales missing or not positive", "employees": "seller employees missing or zero",
+                   "dist": "distance missing or zero (no coordinates, or seller and buyer at the same point)",
+                   "fe": "buyer, seller industry or seller prefecture missing"}
+
+
+def _a4_links(sales: np.ndarray, employees: np.ndarray, dist_km: np.ndarray, rest: pd.DataFrame
+              ) -> tuple[pd.DataFrame, str]:
+    """Table A4 column 7's links: ln(sales/employees) of the seller and ln(distance), where both logs are
+    defined, and the note on the links left out, counted by their first reason in ``A4_DROP_REASONS``."""
+    sales, employees, dist_km = (np.asarray(a, float) for a in (sales, employees, dist_km))
+    bad = {"sales": ~(sales > 0), "employees": ~(employees > 0), "dist": ~(dist_km > 0),
+           "fe": rest[["buyer", "s_ind4", "s_pref"]].isna().any(axis=1).to_numpy()}
+    keep, counts = np.ones(len(rest), bool), {}
+    for reason, b in bad.items():
+        counts[reason] = int((keep & b).sum())
+        keep &= ~b
+    e = rest[keep].assign(y=np.log(sales[keep] / employees[keep]), ln_dist=np.log(dist_km[keep]))
+    parts = [f"{n:,} {A4_DROP_REASONS[r]}" for r, n in counts.items() if n]
+    return e, (f"; {len(rest) - len(e):,} of {len(rest):,} links left out ({'; '.join(parts)})" if parts else "")
+
+
 def table_a4(st: Study) -> Exhibit:
     y = st.y1
     buyers = st.regression_buyers()
@@ -328,10 +349,10 @@ def table_a4(st: Study) -> Exhibit:
     def seller(col: str) -> np.ndarray:
         return st.arr(y, col)[s]
 
-    e = pd.DataFrame({"y": np.log(seller("sales") / seller("employees")), "ln_dist": np.log(ll.dist_km.to_numpy()),
-                      "parent_child": ll.parent_child.astype(float).to_numpy(), "buyer": ll.buyer_id.to_numpy(),
-                      "s_ind4": seller("jsic4"), "s_pref": seller("pref")})
-    e = e.replace([np.inf, -np.inf], np.nan).dropna()
+    e, dropped = _a4_links(seller("sales"), seller("employees"), ll.dist_km.to_numpy(),
+                           pd.DataFrame({"parent_child": ll.parent_child.astype(float).to_numpy(),
+                                         "buyer": ll.buyer_id.to_numpy(), "s_ind4": seller("jsic4"),
+                                         "s_pref": seller("pref")}))
     columns["ln(Sales/Emp) seller"] = ("y ~ ln_dist + parent_child | buyer + s_ind4 + s_pref", e, {"cluster": "buyer"})
     fits, flagged = fit_columns(columns, "Table A4", context=f"{len(buyers):,} buyers, {len(e):,} links in the sample")
     t = Table("A4", f"Firm productivity, distance, and the scope of domestic sourcing ({y})", fits,
@@ -340,7 +361,7 @@ def table_a4(st: Study) -> Exhibit:
                "Seller (4-digit) industry FE": ["s_ind4"], "Seller prefecture FE": ["s_pref"]},
               {"R-sq": "r2", "Nb of Obs": "nobs"},
               notes="Columns 1-6: manufacturing buyers of the regression sample, SEs clustered by buyer industry; "
-                    f"column 7: links of manufacturing buyers, SEs clustered by buyer. {st.op.note}",
+                    f"column 7: links of manufacturing buyers, SEs clustered by buyer{dropped}. {st.op.note}",
               column_notes=flagged)
     return Exhibit("table_A4", t.title, reg=t, notes=t.notes)
 

@@ -244,3 +244,26 @@ def test_ctrl_c_stops_the_exhibits_and_reaches_the_caller():
     out, err = p.communicate(timeout=60)
     assert p.returncode == 130, (out, err)
     assert "interrupted; children left: 0" in out
+
+
+def test_table_a4_links_left_out_are_counted_by_reason_without_numpy_warnings():
+    """Table A4 column 7 takes logs of seller sales per employee and of distance: links where a log is not
+    defined are left out, each counted once by its first reason, and no RuntimeWarning reaches the report."""
+    from analytics.regressions import _a4_links
+
+    sales = np.array([100.0, 0.0, np.nan, 50.0, 80.0, 60.0, 90.0])
+    employees = np.array([10.0, 5.0, 4.0, 0.0, 8.0, 6.0, 3.0])
+    dist = np.array([12.0, 0.0, 3.0, 7.0, 0.0, np.nan, 40.0])
+    rest = pd.DataFrame({"parent_child": 0.0, "buyer": ["b1", "b1", "b2", "b2", "b3", "b3", None],
+                         "s_ind4": "0911", "s_pref": 13.0})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        e, note = _a4_links(sales, employees, dist, rest)
+    assert e.index.tolist() == [0]
+    assert e.y.tolist() == pytest.approx([np.log(10.0)]) and e.ln_dist.tolist() == pytest.approx([np.log(12.0)])
+    # row 1: sales 0 (also distance 0: the first reason counts); 2: sales missing; 3: employees 0;
+    # 4 and 5: distance 0 and missing; 6: buyer missing
+    assert note == ("; 6 of 7 links left out (2 seller sales missing or not positive; 1 seller employees missing "
+                    "or zero; 2 distance missing or zero (no coordinates, or seller and buyer at the same point); "
+                    "1 buyer, seller industry or seller prefecture missing)")
+    assert _a4_links(sales[:1], employees[:1], dist[:1], rest[:1])[1] == ""
