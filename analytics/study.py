@@ -62,6 +62,7 @@ class Study:
         object index, kept with the firm arrays), probed value by value, for up to ``SMALL_LOOKUP`` ids
         (buyer samples); Arrow's vectorised ``firm_codes`` for more, which hashes all of ``ids`` on each
         call (about 0.3 s for 900k firms) but probes several times faster."""
+        require_text_ids(tsr_ids)
         if len(tsr_ids) > SMALL_LOOKUP or not isinstance(tsr_ids, pd.Index | pd.Series | np.ndarray):
             if "ids_arrow" not in self._arrays:  # shared by variants
                 self._arrays["ids_arrow"] = pa.array(self.ids)
@@ -239,11 +240,24 @@ LINK_COLUMNS = ["seller_id", "buyer_id", "dist_km", "parent_child"]
 SMALL_LOOKUP = 250_000
 
 
+def require_text_ids(values) -> None:
+    """A ``TypeError`` unless every non-missing value is text: firm ids are strings whose leading zeros
+    count ("0012" and "12" are two firms), so the number 12 matches neither and is refused, not looked up."""
+    if isinstance(values, pa.Array | pa.ChunkedArray):
+        ok = pa.types.is_string(values.type) or pa.types.is_large_string(values.type) or pa.types.is_null(values.type)
+        kind = str(values.type)
+    else:
+        kind = pd.api.types.infer_dtype(values, skipna=True)
+        ok = kind in ("string", "empty")
+    if not ok:
+        raise TypeError(f"firm ids are text such as '000123' (leading zeros count); got {kind} values")
+
+
 def firm_codes(ids: pa.Array, values) -> np.ndarray:
-    """Position of each of ``values`` in ``ids`` (−1 where absent), as int64. Arrow's vectorised hash
-    lookup: pandas' ``get_indexer`` on Arrow-backed strings builds one Python object per value, about 15
+    """Position of each of ``values`` in ``ids`` (−1 where absent or missing), as int64. Arrow's vectorised
+    hash lookup: pandas' ``get_indexer`` on Arrow-backed strings builds one Python object per value, about 15
     times slower on the millions of link endpoints."""
-    v = pa.array(values) if not isinstance(values, pa.Array | pa.ChunkedArray) else values
+    v = pa.array(values, from_pandas=True) if not isinstance(values, pa.Array | pa.ChunkedArray) else values
     if v.type != ids.type:
         v = v.cast(ids.type)
     return pc.index_in(v, value_set=ids).fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)

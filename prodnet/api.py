@@ -16,6 +16,7 @@ import pandas as pd
 
 from analytics.exhibits import Exhibit
 from analytics.network import add_drop_pairs
+from analytics.study import require_text_ids
 from etl.pipeline import Cache, default_work_dir, run_etl
 
 LINK_COLUMNS = ["seller_id", "buyer_id", "dist_km", "reported_by", "parent_child", "rank_by_buyer", "rank_by_seller"]
@@ -139,6 +140,7 @@ class Network:
         """The firm's suppliers and customers up to ``depth`` links away in a vintage, as a networkx
         DiGraph (edges seller → buyer) with every firm and link attribute. Every link among the
         included firms is kept."""
+        require_text_ids([firm_id])
         links, firms = self.links(year), self.firms(year)
         if firm_id not in firms.index:
             raise KeyError(f"firm {firm_id!r} is not in the {year} company file")

@@ -85,6 +85,8 @@ def test_ego_network_matches_networkx_on_the_links(net, links):
     assert g1.edges[u, v]["dist_km"] == pytest.approx(float(row.dist_km))
     with pytest.raises(KeyError, match="not in the 2010 company file"):
         net.ego("no-such-firm", 2010)
+    with pytest.raises(TypeError, match="firm ids are text"):  # 12 is neither "12" nor "0012"
+        net.ego(12, 2010)
 
 
 def test_igraph_degrees(net, links):

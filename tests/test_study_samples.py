@@ -85,9 +85,15 @@ def test_firm_codes_equal_pandas_positions(st, monkeypatch):
     want = [3, -1, 0, len(st.ids) - 1, -1]
     for small in (study_mod.SMALL_LOOKUP, 0):
         monkeypatch.setattr(study_mod, "SMALL_LOOKUP", small)
-        for values in (probe, pd.Index(probe), pd.Series(probe, dtype="string[pyarrow]"), np.array(probe, object)):
+        for values in (probe, pd.Index(probe), pd.Series(probe, dtype="string[pyarrow]"), np.array(probe, object),
+                       [*probe[:-1], np.nan], [*probe[:-1], pd.NA], np.array([*probe[:-1], np.nan], object)):
             assert st.code(values).tolist() == want, (small, type(values))
         assert st.code(st.buyers.index).tolist() == st.ids.get_indexer(st.buyers.index).tolist()
+        # ids are text: a number is refused on both paths, not matched to "12" on one and to nothing on the other
+        numeric = next(i for i in st.ids if i.isdigit())
+        for values in (np.array([int(numeric)]), [int(numeric)], [numeric, int(numeric)]):
+            with pytest.raises(TypeError, match="firm ids are text"):
+                st.code(values)
     assert firm_codes(pa.array(st.ids), pd.Series(probe, dtype=object)).tolist() == want
 
 
