@@ -76,11 +76,20 @@ def _warnings_html(e: Exhibit) -> str:
     return f"<div class='warn'><p>Warnings raised while computing {html.escape(e.label)}:</p><ul>{items}</ul></div>"
 
 
+def _data_warnings_html(warnings: list[str]) -> str:
+    """The ETL's warnings on the inputs (e.g. a file with many rejected rows), above the exhibits."""
+    if not warnings:
+        return ""
+    items = "".join(f"<li>{html.escape(w)}</li>" for w in warnings)
+    return f"<div class='warn'><p>Warnings on the input files (details in the ETL report):</p><ul>{items}</ul></div>"
+
+
 def write(out: Path, exhibits: list[Exhibit], meta: dict) -> Path:
     """report.html; the planted-parameter section only when ``meta['truth']`` (the root has a truth file)."""
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>prodnet report</title><style>{CSS}</style>"
              "</head><body><h1>Global sourcing and domestic production networks: replication report</h1>",
-             f"<p class='notes'>{html.escape(meta.get('intro', ''))}</p>", _toc(exhibits, bool(meta.get("truth")))]
+             f"<p class='notes'>{html.escape(meta.get('intro', ''))}</p>", _data_warnings_html(meta.get("data_warnings", [])),
+             _toc(exhibits, bool(meta.get("truth")))]
     for e in exhibits:
         parts.append(f"<h2 id='{e.id}'>{html.escape(e.label)}: {html.escape(e.title)}</h2>")
         if e.error:

@@ -273,6 +273,7 @@ def run_all(data_root: str | Path, out_dir: str | Path, store: str = "embedded",
              + ("" if isolated or not isolate else " Exhibits ran in this process: a forked child could not run the "
                                                    "compiled estimators, so a crash in one would end the run."))
     report.write(out, exhibits, {"intro": intro, "timings": timings, "truth": bool(truth),
+                                 "data_warnings": etl_report.get("warnings", []),
                                  "footer": f"prodnet {summary['versions'].get('prodnet', '')}; peak RSS "
                                            f"{summary['peak_rss_gib']:.2f} GiB; total {summary['seconds_total']:.0f} s."})
     return (summary, exhibits) if return_exhibits else summary

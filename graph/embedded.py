@@ -40,7 +40,7 @@ import pyarrow.parquet as pq
 
 from etl.pipeline import Cache
 from graph.model import firm_arrow, industry_table, prefecture_table
-from graph.store import WRITE_STAMP, GraphStore, QueryError, StoreError, first_line, stamp_params
+from graph.store import WRITE_STAMP, Freshness, GraphStore, QueryError, StoreError, first_line, stamp_params
 
 ENGINE = "ladybug"
 ENGINE_VERSION = engine.__version__
@@ -136,6 +136,11 @@ class EmbeddedStore(GraphStore):
 
     def vintages(self) -> list[int]:
         return sorted(int(y) for y in self.stamp().get("vintages", {})) if self.path.exists() else []
+
+    def is_current(self, cache: Cache, years: list[int]) -> Freshness:
+        if not self.path.exists():  # a state, not an error: the next load builds it
+            return Freshness(False, "no graph built yet")
+        return super().is_current(cache, years)
 
     def close(self) -> None:
         self._conn = self._db = None

@@ -324,6 +324,8 @@ def run_all_cmd(
     from analytics.run import run_all
 
     s = run_all(root, out_dir, store=store, work=work, only=only, reuse=not recompute, jobs=jobs)
+    for w in s["etl"].get("warnings", []):  # as `prodnet etl` prints them
+        err.print(f"warning: {w}", style="yellow", markup=False, highlight=False, soft_wrap=True)
     out.print(f"report: {out_dir / 'report.html'} ({s['seconds_total']:.0f} s, peak RSS {s['peak_rss_gib']:.2f} GiB)")
     if s["errors"]:
         out.print(f"[yellow]exhibits not produced:[/] {', '.join(s['errors'])} (reasons in the report)")

@@ -167,6 +167,20 @@ def test_rejection_share_warning_is_printed_and_configurable(loaded, tmp_path):
     assert quiet.exit_code == 0 and "warning:" not in quiet.output
 
 
+def test_run_all_prints_and_reports_the_etl_warnings(loaded, tmp_path):
+    """The ETL's warnings on the inputs reach the user of run-all as they reach the user of etl: on stderr and,
+    for the record, in the report above the exhibits."""
+    root = loaded[0]
+    out = tmp_path / "out"
+    res = RUNNER.invoke(app, ["run-all", str(root), str(out), "--work", str(tmp_path / "work"), "--only", "table_1"])
+    assert res.exit_code == 0, res.output
+    assert "warning: " in res.output and "tsr/2005/linkage.csv: 9 of 175 rows rejected (5.1%" in res.output
+    html = (out / "report.html").read_text()
+    assert "Warnings on the input files" in html and "linkage.csv: 9 of 175 rows rejected" in html
+    # the store's first build is a state, not an error with advice to run another command
+    assert "no graph built yet" in html and "prodnet load" not in html
+
+
 def _fresh(tmp_path) -> Path:
     return build_fixture_root(tmp_path / "root")
 
