@@ -339,7 +339,9 @@ def table_a4(st: Study) -> Exhibit:
                      index=buyers).replace([np.inf, -np.inf], np.nan)
     columns = {}
     for dep, lab in (("l_regions", "ln(# prefectures)"), ("l_sellers", "ln(# sellers)"), ("l_ind4", "ln(# jsic4)")):
-        for prod, plab in (("tfp", st.op.label), ("vapw", "VA/Emp")):
+        # with the value-added-per-worker fallback, the TFP columns would repeat the VA/Emp ones
+        measures = (("tfp", st.op.label), ("vapw", "VA/Emp")) if st.op.method == "olley_pakes" else (("vapw", "VA/Emp"),)
+        for prod, plab in measures:
             columns[f"{lab}, {plab}"] = (f"{dep} ~ productivity | ind4 + pref", d.assign(productivity=d[prod]),
                                          {"cluster": "ind4"})
     ll = st.links[y]
