@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import optimize, special, stats
 
+from analytics.econometrics.result import EstimationWarning
+
 ALPHA_BOUNDS = (1.0001, 8.0)
 GOLDEN = (np.sqrt(5) - 1) / 2
 ALPHA_TOL = 1e-8
@@ -144,7 +146,8 @@ def fit(x, xmin: float | None = None, discrete: bool = True, min_tail: int = 2,
     best = int(np.nanargmin(ks))
     alpha, n_tail = float(alphas[best]), int(n_t[best])
     if discrete and min(alpha - ALPHA_BOUNDS[0], ALPHA_BOUNDS[1] - alpha) < 1e-6:
-        warnings.warn(f"power-law fit: α = {alpha:.4g} at its search bound {ALPHA_BOUNDS}", RuntimeWarning, stacklevel=2)
+        warnings.warn(f"power-law fit: α = {alpha:.4g} at its search bound {ALPHA_BOUNDS}", EstimationWarning,
+                      stacklevel=2)
     xm = float(vals[best])
     return PowerLawFit(alpha, int(xm) if discrete else xm, float(ks[best]), n_tail, len(xs),
                        (alpha - 1) / np.sqrt(n_tail), discrete, len(vals))
@@ -223,7 +226,7 @@ def _lognormal_loglik(t: np.ndarray, xmin: float, discrete: bool) -> np.ndarray:
     if not res.success:
         warnings.warn(f"lognormal fit for the likelihood-ratio test did not converge ({res.message.rstrip('.')}, "
                       f"{res.nit} iterations): the power law vs lognormal comparison is unreliable",
-                      RuntimeWarning, stacklevel=3)
+                      EstimationWarning, stacklevel=3)
     return ll(res.x)
 
 
