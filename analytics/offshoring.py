@@ -159,9 +159,9 @@ def wage_frame(st: Study) -> pd.DataFrame:
     d = pd.DataFrame({"d_ineq": ineq[st.y1] - ineq[st.y0], "d_off": off[st.y1] - off[st.y0]})
     d["fo"] = foreign_outsourcing(st.survey, st.y0).reindex(d.index)
     d = d.dropna()
-    if len(d) < 5:
+    if len(d) < 5:  # each column then checks its own degrees of freedom
         raise NotEstimable(f"not estimable: {len(d)} industries with wages, offshoring in {st.y0} and {st.y1} and "
-                           f"reported foreign outsourcing in {st.y0}")
+                           f"reported foreign outsourcing in {st.y0}; the table needs at least 5")
     d["fo_std"] = _std(d.fo)
     d["d_off_x_fo"] = d.d_off * d.fo_std
     d["ineq0"] = ineq[st.y0].reindex(d.index)

@@ -36,6 +36,9 @@ def _options(
 
 
 def _print_df(df, title: str | None = None, limit: int = 50) -> None:
+    if df.empty:  # an empty table printed as a header alone reads like an error
+        out.print(f"{title + ': ' if title else ''}no rows")
+        return
     t = Table(title=title, show_lines=False)
     for c in df.columns:
         t.add_column(str(c), justify="right" if df[c].dtype.kind in "iuf" else "left")

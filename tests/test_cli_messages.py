@@ -132,6 +132,13 @@ def test_parameter_values_keep_their_text_and_explicit_types(capsys, root, tmp_p
     assert code == 0 and pd.read_csv(f, dtype=str).id.tolist() == sorted(x[0] for x in FIRMS)[:2]
 
 
+def test_a_query_without_rows_says_so(capsys, root):
+    code, out, err = cli(capsys, "query", "firm", "-p", "firm_id=no-such-firm", "--root", root)
+    assert code == 0 and "no rows" in out
+    code, out, err = cli(capsys, "query", "firm", "-p", f"firm_id={FIRMS[0][0]}", "--root", root)
+    assert code == 0 and "no rows" not in out and FIRMS[0][0] in out
+
+
 def test_console_script_prints_no_traceback(root):
     env = os.environ | {"PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
     p = subprocess.run([sys.executable, "-c", "from prodnet.cli import main; main()", "cypher", "MATCH (", "--root",
