@@ -13,6 +13,8 @@ from pathlib import Path
 import igraph as ig
 import networkx as nx
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from analytics.exhibits import Exhibit
 from analytics.network import add_drop_pairs
@@ -127,9 +129,16 @@ class Network:
 
     def add_drop(self, y0: int, y1: int) -> pd.DataFrame:
         """Every buyer–seller pair of either vintage (section 3.2): seller_id, buyer_id, status
-        (continuing / dropped / added), dist_km. All links, parent–child pairs included; the regression
+        (continuing / dropped / added), dist_km, and seller_in_both / buyer_in_both: the firm is in the
+        company files of both vintages. A pair dropped or added where one of them is not is a firm's exit
+        or entry rather than a change of partner. All links, parent–child pairs included; the regression
         samples of eq. (16) apply their own rules (see :meth:`sample`)."""
-        return add_drop_pairs(self.links(y0), self.links(y1))
+        pairs = add_drop_pairs(self.links(y0), self.links(y1))
+        both = pa.array(self.firms(y0).index.intersection(self.firms(y1).index))
+        for side in ("seller", "buyer"):  # Arrow's hash look-up: pandas' isin on Arrow strings is slow here
+            ids = pa.array(pairs[f"{side}_id"]).cast(both.type)
+            pairs[f"{side}_in_both"] = pc.is_in(ids, value_set=both).to_numpy(zero_copy_only=False)
+        return pairs
 
     def igraph(self, year: int) -> ig.Graph:
         """Directed igraph of a vintage (seller → buyer), vertices named by tsr_id, every link attribute on

@@ -44,8 +44,14 @@ def test_tables_are_the_cache(net, links):
 def test_add_drop_counts_by_set_algebra(net, links):
     a = set(zip(links[2005].seller_id, links[2005].buyer_id, strict=True))
     b = set(zip(links[2010].seller_id, links[2010].buyer_id, strict=True))
-    got = net.add_drop(2005, 2010).status.value_counts()
+    pairs = net.add_drop(2005, 2010)
+    got = pairs.status.value_counts()
     assert got["continuing"] == len(a & b) and got["dropped"] == len(a - b) and got["added"] == len(b - a)
+    both = set(net.firms(2005).index) & set(net.firms(2010).index)
+    for side in ("seller", "buyer"):
+        assert pairs[f"{side}_in_both"].tolist() == [i in both for i in pairs[f"{side}_id"]]
+    exits = pairs[(pairs.status == "dropped") & ~(pairs.seller_in_both & pairs.buyer_in_both)]
+    assert 0 < len(exits) < got["dropped"]  # the fixture has both kinds of drop
 
 
 def test_query_and_cypher(net, links):
