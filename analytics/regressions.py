@@ -4,6 +4,8 @@ first stages A8). Table 6 and the seed-000 industry table are in ``analytics.off
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
@@ -269,10 +271,14 @@ def table_5_fits(d: pd.DataFrame) -> dict[str, Fit]:
     # one absorbed design per FE set, every column demeaned once, released before the next
     for fe in dict.fromkeys(tuple(fe) for _, _, fe in specs):
         design = AbsorbedDesign(d, ["y", *dict.fromkeys(x for _, rhs, _ in specs for x in rhs)])
-        for label, rhs, f in specs:
+        for i, (label, rhs, f) in enumerate(specs, 1):
             if tuple(f) == fe:
                 formula = f"y ~ {' + '.join(rhs)} | {' + '.join(fe)}"
-                fits[label] = feiv(formula, design, vcov={"cluster": "buyer"})
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    fits[label] = feiv(formula, design, vcov={"cluster": "buyer"})
+                for w in caught:  # named by column, as the guarded path names them
+                    warnings.warn(f"Table 5 column {i}: {w.message}", w.category, stacklevel=2)
                 fits[label].extra["formula"] = formula  # as the guarded path records it (refits)
         del design
     return {label: fits[label] for label, _, _ in specs}

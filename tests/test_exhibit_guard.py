@@ -267,3 +267,25 @@ def test_table_a4_links_left_out_are_counted_by_reason_without_numpy_warnings():
                     "or zero; 2 distance missing or zero (no coordinates, or seller and buyer at the same point); "
                     "1 buyer, seller industry or seller prefecture missing)")
     assert _a4_links(sales[:1], employees[:1], dist[:1], rest[:1])[1] == ""
+
+
+def test_table_5_warnings_name_their_column():
+    """Table 5's fast path (one absorbed design per FE set) names the column of each warning, as the guarded
+    per-column path does: with 10 buyers, every column warns about its 10 clusters."""
+    from analytics.regressions import table_5_fits, table_5_specs
+
+    rng = np.random.default_rng(3)
+    n_b, n_s = 10, 40
+    d = pd.DataFrame({"buyer": np.repeat(np.arange(n_b), n_s), "sector_r": np.tile(np.arange(n_s), n_b)})
+    d["y"] = (rng.random(len(d)) < 0.3).astype(float)
+    for th in ("theta_cp", "theta_firm"):
+        for suffix in ("", "_rho", "_air"):
+            d[f"lnd_{th}{suffix}"] = rng.normal(size=len(d))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fits = table_5_fits(d)
+    messages = [str(w.message) for w in caught if "clusters" in str(w.message)]
+    assert len(fits) == len(table_5_specs()) == 12
+    assert sorted({m.split(":")[0] for m in messages}, key=lambda m: int(m.rsplit(" ", 1)[1])) == [
+        f"Table 5 column {i}" for i in range(1, 13)]
+    assert all("only 10 clusters" in m for m in messages)
