@@ -7,6 +7,7 @@ first stage with F below 1, few clusters, …)."""
 from __future__ import annotations
 
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -105,6 +106,17 @@ def first_stage_flags(fit: Fit, endog: str) -> str | None:
     return f"first-stage F of {endog} is {f:.3g}, below {WEAK_FIRST_STAGE_F:g}: the instruments carry no information"
 
 
+@contextmanager
+def warnings_named(where: str):
+    """Re-raise the warnings of the block prefixed with ``where`` (e.g. "Table 5 column 3"), so that a
+    table's warnings say which column they come from."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    for w in caught:
+        warnings.warn(f"{where}: {w.message}" if where else str(w.message), w.category, stacklevel=3)
+
+
 def fit_column(formula: str, data: pd.DataFrame | AbsorbedDesign, vcov="robust", where: str = "",
                context: str = "") -> Column:
     """Estimate one column by ``feiv`` (on a frame, or a design several columns share) after checking its
@@ -114,11 +126,8 @@ def fit_column(formula: str, data: pd.DataFrame | AbsorbedDesign, vcov="robust",
     try:
         s = inspect_sample(formula, data.data if isinstance(data, AbsorbedDesign) else data, cluster)
         check_sample(s, bool(parse_formula(formula).fe))
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
+        with warnings_named(where):
             fit = feiv(formula, data, vcov=vcov)
-        for w in caught:
-            warnings.warn(f"{where}: {w.message}" if where else str(w.message), w.category, stacklevel=2)
     except (NotEstimable, EstimationError) as e:
         return Column(None, str(e), context=context)
     except Exception as e:  # noqa: BLE001 - one column failing must not take the table down

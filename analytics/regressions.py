@@ -4,8 +4,6 @@ first stages A8). Table 6 and the seed-000 industry table are in ``analytics.off
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
@@ -17,7 +15,7 @@ from analytics.econometrics.iv import feiv
 from analytics.econometrics.result import Fit
 from analytics.econometrics.tables import Table
 from analytics.exhibits import Exhibit
-from analytics.guard import first_stage_flags, fit_columns
+from analytics.guard import first_stage_flags, fit_columns, warnings_named
 from analytics.study import Study
 from etl.geo import capital_distance_matrix
 
@@ -274,11 +272,8 @@ def table_5_fits(d: pd.DataFrame) -> dict[str, Fit]:
         for i, (label, rhs, f) in enumerate(specs, 1):
             if tuple(f) == fe:
                 formula = f"y ~ {' + '.join(rhs)} | {' + '.join(fe)}"
-                with warnings.catch_warnings(record=True) as caught:
-                    warnings.simplefilter("always")
+                with warnings_named(f"Table 5 column {i}"):  # as the guarded path names them
                     fits[label] = feiv(formula, design, vcov={"cluster": "buyer"})
-                for w in caught:  # named by column, as the guarded path names them
-                    warnings.warn(f"Table 5 column {i}: {w.message}", w.category, stacklevel=2)
                 fits[label].extra["formula"] = formula  # as the guarded path records it (refits)
         del design
     return {label: fits[label] for label, _, _ in specs}

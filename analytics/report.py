@@ -69,19 +69,20 @@ def _toc(exhibits: list[Exhibit], has_truth: bool) -> str:
     return "<div class='toc'><ul>" + "".join(items) + "</ul></div>"
 
 
-def _warnings_html(e: Exhibit) -> str:
-    if not e.warnings:
+def _warn_list(title: str, items: list[str]) -> str:
+    if not items:
         return ""
-    items = "".join(f"<li>{html.escape(w)}</li>" for w in e.warnings)
-    return f"<div class='warn'><p>Warnings raised while computing {html.escape(e.label)}:</p><ul>{items}</ul></div>"
+    lis = "".join(f"<li>{html.escape(w)}</li>" for w in items)
+    return f"<div class='warn'><p>{html.escape(title)}</p><ul>{lis}</ul></div>"
+
+
+def _warnings_html(e: Exhibit) -> str:
+    return _warn_list(f"Warnings raised while computing {e.label}:", e.warnings)
 
 
 def _data_warnings_html(warnings: list[str]) -> str:
     """The ETL's warnings on the inputs (e.g. a file with many rejected rows), above the exhibits."""
-    if not warnings:
-        return ""
-    items = "".join(f"<li>{html.escape(w)}</li>" for w in warnings)
-    return f"<div class='warn'><p>Warnings on the input files (details in the ETL report):</p><ul>{items}</ul></div>"
+    return _warn_list("Warnings on the input files (details in the ETL report):", warnings)
 
 
 def write(out: Path, exhibits: list[Exhibit], meta: dict) -> Path:

@@ -78,6 +78,15 @@ class Study:
             self._arrays[key] = self.code(self.firms[year].index)
         return self._arrays[key]
 
+    def vintage_mask(self, year: int) -> np.ndarray:
+        """By firm code: listed in the company file of ``year``; computed once (callers must not modify it)."""
+        key = ("vintage_mask", year)
+        if key not in self._arrays:
+            m = np.zeros(len(self.ids), bool)
+            m[self.firm_index_codes(year)] = True
+            self._arrays[key] = m
+        return self._arrays[key]
+
     @property
     def both(self) -> pd.Index:
         return self.memo("both", lambda: self.firms[self.y0].index.intersection(self.firms[self.y1].index))
@@ -86,9 +95,7 @@ class Study:
     def both_mask(self) -> np.ndarray:
         """By firm code: present in both vintages."""
         if "both_mask" not in self._arrays:  # firms only: shared by variants
-            m0, m1 = (np.zeros(len(self.ids), bool) for _ in range(2))
-            m0[self.firm_index_codes(self.y0)], m1[self.firm_index_codes(self.y1)] = True, True
-            self._arrays["both_mask"] = m0 & m1
+            self._arrays["both_mask"] = self.vintage_mask(self.y0) & self.vintage_mask(self.y1)
         return self._arrays["both_mask"]
 
     def code_mask(self, tsr_ids) -> np.ndarray:
@@ -100,13 +107,8 @@ class Study:
 
     def in_vintage(self, year: int, tsr_ids) -> np.ndarray:
         """By element of ``tsr_ids``: a firm of vintage ``year`` (integer codes, no string matching)."""
-        def compute():
-            m = np.zeros(len(self.ids), bool)
-            m[self.firm_index_codes(year)] = True
-            return m
-        present = self.memo(("in_vintage", year), compute)
         c = self.code(tsr_ids)
-        return (c >= 0) & present[np.maximum(c, 0)]
+        return (c >= 0) & self.vintage_mask(year)[np.maximum(c, 0)]
 
     def _buyer_in_both(self) -> np.ndarray:
         """By row of ``buyers``: the firm is in both vintages (integer codes, no string matching)."""

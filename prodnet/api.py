@@ -134,10 +134,11 @@ class Network:
         or entry rather than a change of partner. All links, parent–child pairs included; the regression
         samples of eq. (16) apply their own rules (see :meth:`sample`)."""
         pairs = add_drop_pairs(self.links(y0), self.links(y1))
-        both = pa.array(self.firms(y0).index.intersection(self.firms(y1).index))
+        listed = [pd.Index(self.cache.read(f"firms_{self._year(y)}", columns=["tsr_id"]).tsr_id) for y in (y0, y1)]
+        both = pa.array(listed[0].intersection(listed[1]))
         for side in ("seller", "buyer"):  # Arrow's hash look-up: pandas' isin on Arrow strings is slow here
-            ids = pa.array(pairs[f"{side}_id"]).cast(both.type)
-            pairs[f"{side}_in_both"] = pc.is_in(ids, value_set=both).to_numpy(zero_copy_only=False)
+            side_ids = pa.array(pairs[f"{side}_id"]).cast(both.type)
+            pairs[f"{side}_in_both"] = pc.is_in(side_ids, value_set=both).to_numpy(zero_copy_only=False)
         return pairs
 
     def igraph(self, year: int) -> ig.Graph:

@@ -165,7 +165,12 @@ def _print_load_report(rep: dict, root: Path | None = None) -> None:
         elif part == "bsjbsa" and "match" in r:
             out.print("[bold]BSJBSA match[/]: " + ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v:,}"
                                                             for k, v in r["match"].items()))
-    for w in rep.get("warnings", []):
+    _print_warnings(rep.get("warnings", []))
+
+
+def _print_warnings(warnings: list[str]) -> None:
+    """One line on stderr per warning of the ETL report."""
+    for w in warnings:
         err.print(f"warning: {w}", style="yellow", markup=False, highlight=False, soft_wrap=True)
 
 
@@ -327,8 +332,7 @@ def run_all_cmd(
     from analytics.run import run_all
 
     s = run_all(root, out_dir, store=store, work=work, only=only, reuse=not recompute, jobs=jobs)
-    for w in s["etl"].get("warnings", []):  # as `prodnet etl` prints them
-        err.print(f"warning: {w}", style="yellow", markup=False, highlight=False, soft_wrap=True)
+    _print_warnings(s["etl"].get("warnings", []))  # as `prodnet etl` prints them
     out.print(f"report: {out_dir / 'report.html'} ({s['seconds_total']:.0f} s, peak RSS {s['peak_rss_gib']:.2f} GiB)")
     if s["errors"]:
         out.print(f"[yellow]exhibits not produced:[/] {', '.join(s['errors'])} (reasons in the report)")
